@@ -1,0 +1,47 @@
+# One entry point. `make up` runs the whole platform; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+export HF_HUB_OFFLINE := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install up materialize test lint bench demo-corpus clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Materialize every manual and eval_scores, then serve the Dagster UI (:3000) and the API (:8000).
+up: install
+	$(PY) -m manual_assets.quickstart
+
+## Materialize only (no servers), e.g. for benchmarks.
+materialize: install
+	$(PY) -m manual_assets.quickstart --no-serve
+
+## The whole test suite (starts its own embedded PostgreSQL, moto S3 server; uses Redis on :6379).
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy manualqa sql manual_assets serving evals
+	$(VENV)/bin/hadolint Dockerfile
+
+bench: install
+	$(PY) -m bench.run
+
+## Rebuild the demo manuals from demo_corpus/sources (the built files are committed).
+demo-corpus: install
+	$(PY) -m demo_corpus.build
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""Plain data types that flow between the pipeline stages.
+
+They carry no behaviour beyond small derived properties, so every package
+(`sql`, `manual_assets`, `serving`, `evals`) can exchange them freely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+_SLUG_RE = re.compile(r"[^a-z0-9_-]+")
+
+
+def slugify(text: str) -> str:
+    """Lower-case `text` and replace every run of other characters with '-'."""
+    return _SLUG_RE.sub("-", text.strip().lower()).strip("-")
+
+
+def content_hash(data: bytes | str) -> str:
+    """SHA-256 hex digest of bytes (or UTF-8 text)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class ManualRef:
+    """A manual as a source lists it, before its bytes are read.
+
+    `key` is the stable partition key (a slug such as `acme__ac-200__owners-manual`).
+    `uri` tells the source how to fetch it again (a file path, a URL, an API id).
+    """
+
+    key: str
+    uri: str
+    file_name: str
+    media_type: str  # "application/pdf" | "text/html" | "text/markdown"
+    vendor: str
+    product: str
+    title: str
+    license: str
+    source: str  # connector name, e.g. "folder"
+    is_public: bool = True
+    version_token: str = ""  # cheap change marker (mtime+size, ETag); not the content hash
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """A run of text that lies on one page and in one section.
+
+    `page` is the 1-based physical page number (None for HTML and Markdown).
+    `page_label` is the number printed on the page where the PDF declares one.
+    `section_path` is the heading path from the top, e.g. ("3 Setup", "3.2 Wi-Fi").
+    """
+
+    text: str
+    page: int | None
+    section_path: tuple[str, ...]
+    page_label: str | None = None
+
+    @property
+    def section(self) -> str:
+        return self.section_path[-1] if self.section_path else ""
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """One heading of a manual, in reading order."""
+
+    ordinal: int
+    title: str
+    level: int  # 1 = top level
+    path: tuple[str, ...]
+    page: int | None
+
+
+@dataclass
+class ExtractedManual:
+    """The text of one manual, page- and section-aware."""
+
+    key: str
+    media_type: str
+    title: str
+    page_count: int | None
+    blocks: list[TextBlock]
+    sections: list[SectionInfo] = field(default_factory=list)
+
+    @property
+    def char_count(self) -> int:
+        return sum(len(b.text) for b in self.blocks)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage with everything a citation needs."""
+
+    manual_key: str
+    ordinal: int
+    text: str
+    page: int | None
+    page_end: int | None
+    section_path: tuple[str, ...]
+    token_count: int
+    page_label: str | None = None
+
+    @property
+    def section(self) -> str:
+        return self.section_path[-1] if self.section_path else ""
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+    @property
+    def chunk_id(self) -> str:
+        """Deterministic id from manual key, ordinal and content."""
+        return content_hash(f"{self.manual_key}\x1f{self.ordinal}\x1f{self.content_hash}")[:32]

@@ -1,0 +1,84 @@
+"""The offline LiteLLM provider `manualqa/…`: local embeddings and the extractive answerer.
+
+Registered through `litellm.custom_provider_map`, so pipeline and API call it
+exactly as they would call a hosted model; swapping in a real model is a
+configuration change (`llm.answer.model`, `embedding.model`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litellm import CustomLLM
+from litellm.types.utils import (
+    Choices,
+    EmbeddingResponse,
+    Message,
+    ModelResponse,
+    Usage,
+)
+
+from manualqa.llm.extractive import answer_extractively, content_terms
+from manualqa.llm.local_embedder import shared_minilm
+from manualqa.prompts import parse_answer_prompt
+
+PROVIDER = "manualqa"
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+EXTRACTIVE_MODEL = "extractive"
+
+
+class OfflineProvider(CustomLLM):
+    """Serves `manualqa/extractive` (chat) and `manualqa/all-MiniLM-L6-v2` (embedding)."""
+
+    def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        model: str = kwargs["model"]
+        if model != EXTRACTIVE_MODEL:
+            raise ValueError(f"the offline provider has no chat model {model!r}")
+        messages: list[dict[str, Any]] = kwargs["messages"]
+        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        question, passages = parse_answer_prompt(user)
+        params = kwargs.get("optional_params") or {}
+        answer = answer_extractively(
+            question, passages, min_coverage=float(params.get("min_coverage", 0.5))
+        )
+        prompt_tokens = sum(len(content_terms(str(m["content"]))) for m in messages)
+        completion_tokens = len(answer.text.split())
+        response: ModelResponse = kwargs["model_response"]
+        response.choices = [
+            Choices(
+                index=0,
+                finish_reason="stop",
+                message=Message(role="assistant", content=answer.text),
+            )
+        ]
+        response.model = f"{PROVIDER}/{model}"
+        response.created = int(time.time())
+        response.usage = Usage(  # type: ignore[attr-defined]
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        )
+        return response
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return self.completion(*args, **kwargs)
+
+    def embedding(self, *args: Any, **kwargs: Any) -> EmbeddingResponse:
+        model: str = kwargs["model"]
+        if model != EMBEDDING_MODEL:
+            raise ValueError(f"the offline provider has no embedding model {model!r}")
+        texts = [str(t) for t in kwargs["input"]]
+        vectors = shared_minilm().encode(texts, batch_size=max(1, len(texts)))
+        response: EmbeddingResponse = kwargs["model_response"]
+        response.model = f"{PROVIDER}/{model}"
+        response.data = [
+            {"object": "embedding", "index": i, "embedding": v.tolist()}
+            for i, v in enumerate(vectors)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
+        return response
+
+    async def aembedding(self, *args: Any, **kwargs: Any) -> EmbeddingResponse:
+        return self.embedding(*args, **kwargs)

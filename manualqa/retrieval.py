@@ -1,0 +1,47 @@
+"""Query-time retrieval: embed the query through LiteLLM, search the index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from manualqa.index.base import Hit, IndexReader, SearchFilters, sparse_from_token_ids
+from manualqa.llm import LLMClient
+
+MAX_QUERY_CHARS = 2000
+
+
+class QueryError(ValueError):
+    """The query cannot be searched (empty or too long)."""
+
+
+def check_query(query: str) -> str:
+    query = " ".join(query.split())
+    if not query:
+        raise QueryError("the query is empty")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
+    return query
+
+
+class Retriever:
+    """Hybrid (dense + sparse, fused by RRF) or dense-only search over one index."""
+
+    def __init__(
+        self,
+        llm: LLMClient,
+        index: IndexReader,
+        token_ids: Callable[[str], list[int]],
+        mode: Literal["hybrid", "dense"] = "hybrid",
+    ) -> None:
+        self.llm = llm
+        self.index = index
+        self.token_ids = token_ids
+        self.mode = mode
+
+    def search(self, query: str, top_k: int, filters: SearchFilters | None = None) -> list[Hit]:
+        """The `top_k` best passages for `query`; each hit's score is its cosine similarity."""
+        query = check_query(query)
+        dense = self.llm.embed([query], use_cache=True)[0]
+        sparse = sparse_from_token_ids(self.token_ids(query)) if self.mode == "hybrid" else None
+        return self.index.search(dense, sparse, top_k, filters or SearchFilters())
