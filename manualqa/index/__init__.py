@@ -1,0 +1,1 @@
+"""Vector index backends behind one reader/writer interface."""
