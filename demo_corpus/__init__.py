@@ -1,0 +1,1 @@
+"""Project-authored demo manuals and the generator that renders them."""
