@@ -1,0 +1,168 @@
+"""The asset graph on embedded PostgreSQL, the real embedding model and the demo PDFs."""
+
+import shutil
+
+import dagster as dg
+import pytest
+
+from manual_assets.assets.evaluation import eval_scores
+from manual_assets.jobs import MANUAL_ASSETS
+from manual_assets.partitions import eval_weeks
+from manual_assets.sensors import manual_source_sensor
+from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS, Pipeline, pipeline_settings
+from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.objectstore import LocalObjectStore
+from sql import catalog, db
+
+
+def _session(pipeline: Pipeline):
+    engine = db.make_engine(pipeline.settings.database_url.get_secret_value())
+    return db.session_scope(engine)
+
+
+def _reader(pipeline: Pipeline) -> QdrantSnapshotReader:
+    s = pipeline.settings
+    reader = QdrantSnapshotReader(s.state_path(s.index.path), s.index.collection)
+    reader.refresh()
+    return reader
+
+
+def test_every_stage_of_every_partition_is_materialized(demo_pipeline):
+    reader = _reader(demo_pipeline)
+    with _session(demo_pipeline) as session:
+        for key in demo_pipeline.keys:
+            manual = catalog.get_manual(session, key)
+            assert manual.status == "indexed"
+            chunks = catalog.chunk_count(session, key)
+            assert chunks > 0
+            assert catalog.embedding_count(session, key) == chunks
+            assert reader.count(key) == chunks
+    reader.close()
+
+
+def test_checks_pass_and_raw_bytes_are_kept_with_their_license(demo_pipeline):
+    key = demo_pipeline.keys[0]
+    result = demo_pipeline.materialize(key)
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert {c.check_name for c in checks} == {
+        "manual_text_not_empty",
+        "manual_chunks_not_empty",
+        "chunk_embeddings_vector_size",
+        "qdrant_collection_point_count_matches",
+    }
+    assert all(c.passed for c in checks)
+    raw = result.asset_materializations_for_node("raw_manual")[0]
+    store = LocalObjectStore(
+        demo_pipeline.settings.state_path(demo_pipeline.settings.object_store.root)
+    )
+    object_key = raw.metadata["object_key"].value
+    meta = store.metadata(object_key)
+    assert meta["license"] and meta["sha256"] == raw.metadata["sha256"].value
+    assert store.get(object_key) == (DEMO_MANUALS / meta["ref"]["file_name"]).read_bytes()
+
+
+def test_rematerializing_a_partition_replaces_rather_than_duplicates(demo_pipeline):
+    key = demo_pipeline.keys[1]
+    reader = _reader(demo_pipeline)
+    before = reader.count(key)
+    total_before = reader.count()
+    assert demo_pipeline.materialize(key).success
+    reader.refresh()
+    assert reader.count(key) == before
+    assert reader.count() == total_before
+    reader.close()
+
+
+def test_unchanged_bytes_keep_the_same_data_version(demo_pipeline):
+    key = demo_pipeline.keys[2]
+    versions = []
+    for _ in range(2):
+        result = demo_pipeline.materialize(key, assets=[MANUAL_ASSETS[0]])
+        versions.append(result.asset_materializations_for_node("raw_manual")[0].tags)
+    tag = "dagster/data_version"
+    assert versions[0][tag] == versions[1][tag]
+
+
+def test_a_broken_pdf_is_quarantined_with_its_reason_and_kept(tmp_path, database_url, session_env):
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "broken-manual.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrunc")
+    settings = pipeline_settings(tmp_path / "state", folder, database_url)
+    pipeline = Pipeline(settings, dg.DagsterInstance.ephemeral(), ["broken-manual"])
+    result = pipeline.materialize("broken-manual", raise_on_error=False)
+
+    assert not result.success
+    with _session(pipeline) as session:
+        manual = catalog.get_manual(session, "broken-manual")
+    assert manual.status == "quarantined"
+    assert manual.quarantine_reason
+    store = LocalObjectStore(settings.state_path(settings.object_store.root))
+    assert list(store.list("raw/broken-manual"))  # nothing is lost
+    assert list(store.list("logs/quarantine/broken-manual"))
+
+
+def test_sensor_adds_partitions_and_runs_only_new_or_changed_manuals(
+    tmp_path, demo_pipeline, session_env
+):
+    folder = tmp_path / "manuals"
+    shutil.copytree(DEMO_MANUALS, folder)
+    settings = pipeline_settings(
+        demo_pipeline.settings.data_dir,
+        folder,
+        demo_pipeline.settings.database_url.get_secret_value(),
+    )
+    resources = Pipeline(settings, demo_pipeline.instance, []).resources()
+    instance = dg.DagsterInstance.ephemeral()
+
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        first = manual_source_sensor(context)
+    assert isinstance(first, dg.SensorResult)
+    added = first.dynamic_partitions_requests[0].partition_keys
+    assert sorted(added) == sorted(demo_pipeline.keys)
+    assert first.run_requests == []  # all already indexed with these exact bytes
+
+    changed = next(folder.glob("*.md"))
+    changed.write_text(changed.read_text() + "\n\n## 99 Notes\n\nA late addition.\n")
+    (folder / "new-vendor__gizmo__guide.md").write_text(
+        "# Gizmo guide\n\n## 1 Start\n\nPress Go.\n"
+    )
+    instance.add_dynamic_partitions("manuals", added)
+    with dg.build_sensor_context(
+        instance=instance, resources=resources, cursor=first.cursor
+    ) as context:
+        second = manual_source_sensor(context)
+    assert second.dynamic_partitions_requests[0].partition_keys == ["new-vendor__gizmo__guide"]
+    assert sorted(r.partition_key for r in second.run_requests) == sorted(
+        ["new-vendor__gizmo__guide", changed.stem]
+    )
+
+
+def test_eval_scores_are_computed_for_a_week(demo_pipeline):
+    week = eval_weeks.get_last_partition_key()
+    result = dg.materialize(
+        [eval_scores, *MANUAL_ASSETS],
+        selection=[eval_scores],
+        partition_key=week,
+        instance=demo_pipeline.instance,
+        resources=demo_pipeline.resources(),
+    )
+    assert result.success
+    meta = result.asset_materializations_for_node("eval_scores")[0].metadata
+    assert meta["questions"].value >= 36
+    assert meta["hit_at_5"].value >= 0.8
+    assert meta["mrr"].value >= 0.6
+    assert meta["abstention_accuracy"].value >= 0.8
+    assert meta["citation_precision"].value >= 0.6
+    assert meta["answer_containment"].value >= 0.5
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed
+
+
+@pytest.mark.parametrize("asset_name", [a.key.to_user_string() for a in MANUAL_ASSETS])
+def test_every_asset_has_a_freshness_policy_and_description(asset_name):
+    from manual_assets.definitions import defs
+
+    spec = next(s for s in defs.get_all_asset_specs() if s.key.to_user_string() == asset_name)
+    assert spec.freshness_policy is not None
+    assert spec.description

@@ -1,0 +1,196 @@
+"""HTML and Markdown extraction: main content only, sections from headings, light clean-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manual_assets_tests.manualqa.conftest import make_ref
+from manualqa.documents import ExtractedManual
+from manualqa.extraction import ExtractionError, extract_manual
+
+PAGE = """<!doctype html>
+<html><head><title>AC-200 Owner's Manual</title></head>
+<body>
+<nav><ul>
+  <li><a href="/">Home</a></li><li><a href="/products">Products catalogue</a></li>
+  <li><a href="/support">Support portal</a></li>
+</ul></nav>
+<header><div class="logo">Acme Corp</div><p>Free shipping on orders over 50 EUR</p></header>
+<main><article>
+<h1>AC-200 Owner's Manual</h1>
+<p>Thank you for buying the Acme AC-200 air conditioner. Read this manual before first use
+and keep it for future reference.</p>
+<h2>1 Safety</h2>
+<p>Never operate the unit with a damaged <a href="/cord">power cord</a>. Keep children away
+from the outlet grille at all times.</p>
+<h2>2 Installation</h2>
+<h3>2.1 Mounting the bracket</h3>
+<p>Fix the wall bracket with the four supplied screws. The bracket must be level within two
+degrees.</p>
+<ol><li>Mark the holes using the paper template.</li><li>Drill four 6 mm holes.</li>
+<li>Insert the plugs and fix the bracket.</li></ol>
+<h3>2.2 Power supply</h3>
+<p>The unit requires a dedicated 230 V, 16 A circuit with an earth connection.</p>
+<table><tr><th>Model</th><th>Rated current</th></tr><tr><td>AC-200</td><td>9 A</td></tr>
+<tr><td>AC-250</td><td>11 A</td></tr></table>
+</article></main>
+<footer><p>Copyright 2024 Acme Corp. All rights reserved.</p>
+<p><a href="/privacy">Privacy policy</a> | <a href="/terms">Terms of use</a></p></footer>
+</body></html>"""
+
+MARKDOWN = """---
+title: Acme D-10 dehumidifier guide
+description: Front matter must not reach the text
+---
+
+Intro text before the first heading.
+
+# Getting started
+
+Unpack the unit. ![Front view](img/front.png){ width="450" } See the [online help](https://acme.example/help).
+
+<!-- editor note: do not publish -->
+
+## Controls
+
+| Button | Action |
+|--------|--------|
+| POWER  | Turns the unit on or off |
+| MODE   | Cycles through the modes |
+
+```bash
+# not a heading: a shell comment
+d10ctl --status
+```
+
+### Advanced \\*settings\\*
+
+1. Hold **MODE** for three seconds.
+2. Turn the dial to set the humidity.
+
+## Maintenance
+
+- Empty the tank daily.
+- Clean the filter monthly.
+"""
+
+
+def _extract(data: bytes, name: str, title: str = "Fallback title") -> ExtractedManual:
+    return extract_manual(data, make_ref(name, title=title))
+
+
+def test_html_keeps_main_content_and_headings_without_boilerplate() -> None:
+    doc = _extract(PAGE.encode("utf-8"), "ac200.html")
+    text = "\n".join(b.text for b in doc.blocks)
+
+    assert doc.media_type == "text/html"
+    assert doc.page_count is None
+    assert doc.title == "AC-200 Owner's Manual"
+    for boilerplate in (
+        "Products catalogue",
+        "Support portal",
+        "Free shipping",
+        "Privacy policy",
+        "All rights reserved",
+    ):
+        assert boilerplate not in text
+    root = "AC-200 Owner's Manual"
+    assert [s.path for s in doc.sections] == [
+        (root,),
+        (root, "1 Safety"),
+        (root, "2 Installation"),
+        (root, "2 Installation", "2.1 Mounting the bracket"),
+        (root, "2 Installation", "2.2 Power supply"),
+    ]
+    assert [s.level for s in doc.sections] == [1, 2, 2, 3, 3]
+    by_section = {b.section: b for b in doc.blocks}
+    assert "damaged power cord" in by_section["1 Safety"].text
+    assert "Drill four 6 mm holes." in by_section["2.1 Mounting the bracket"].text
+    power = by_section["2.2 Power supply"].text
+    assert "AC-250" in power and "11 A" in power
+    assert all(b.page is None and b.page_label is None for b in doc.blocks)
+
+
+def test_html_with_only_boilerplate_is_refused() -> None:
+    page = "<html><body><nav><a href='/'>Home</a></nav><footer>(c) Acme</footer></body></html>"
+    with pytest.raises(ExtractionError, match="no main content"):
+        _extract(page.encode(), "empty.html")
+
+
+def test_markdown_sections_follow_atx_headings_outside_code() -> None:
+    doc = _extract(MARKDOWN.encode("utf-8"), "d10.md")
+    title = "Acme D-10 dehumidifier guide"
+
+    assert doc.title == title
+    assert doc.media_type == "text/markdown"
+    assert [(s.path, s.level) for s in doc.sections] == [
+        ((title,), 1),
+        (("Getting started",), 1),
+        (("Getting started", "Controls"), 2),
+        (("Getting started", "Controls", "Advanced *settings*"), 3),
+        (("Getting started", "Maintenance"), 2),
+    ]
+    assert [b.section_path for b in doc.blocks] == [s.path for s in doc.sections]
+    blocks = {b.section: b.text for b in doc.blocks}
+    assert blocks[title] == "Intro text before the first heading."
+    assert blocks["Getting started"] == "Getting started\n\nUnpack the unit. See the online help."
+    controls = blocks["Controls"]
+    assert "| POWER | Turns the unit on or off |" in controls
+    assert "|----" not in controls
+    assert "# not a heading: a shell comment\nd10ctl --status" in controls
+    assert "```" not in controls
+    assert "1. Hold MODE for three seconds." in blocks["Advanced *settings*"]
+
+
+def test_markdown_cleanup_drops_front_matter_comments_images_and_link_targets() -> None:
+    doc = _extract(MARKDOWN.encode("utf-8"), "d10.md")
+    text = "\n".join(b.text for b in doc.blocks)
+
+    for dropped in ("description:", "editor note", "img/front.png", "width=", "https://", "]("):
+        assert dropped not in text
+    assert all(b.page is None for b in doc.blocks)
+
+
+def test_markdown_without_front_matter_title_uses_the_ref_title() -> None:
+    doc = _extract(b"## Only section\n\nSome text here.", "plain.md", title="Plain guide")
+    assert doc.title == "Plain guide"
+    assert [b.section_path for b in doc.blocks] == [("Only section",)]
+
+
+def test_markdown_errors_say_what_is_wrong() -> None:
+    with pytest.raises(ExtractionError, match="holds no text"):
+        _extract(b"---\ntitle: x\n---\n\n<!-- nothing -->\n\n![](a.png)\n", "blank.md")
+    with pytest.raises(ExtractionError, match="binary data"):
+        _extract(b"\x00\x01\x02PK\x03\x04", "binary.md")
+
+
+def test_markdown_in_windows_1252_is_decoded() -> None:
+    doc = _extract("# Caf\u00e9 mode\n\nSet the temperature to 20\u00b0C.".encode("cp1252"), "c.md")
+    assert doc.blocks[0].text == "Caf\u00e9 mode\n\nSet the temperature to 20\u00b0C."
+
+
+def test_corpus_markdown_manuals(corpus_dir: Path) -> None:
+    names = sorted(p.name for p in corpus_dir.glob("*.md") if p.name != "README.md")
+    assert len(names) == 5
+    docs = {name: _extract((corpus_dir / name).read_bytes(), name, title=name) for name in names}
+
+    for name, doc in docs.items():
+        assert doc.blocks, name
+        assert all(b.section_path for b in doc.blocks), name
+        text = "\n".join(b.text for b in doc.blocks)
+        assert "](" not in text and "<!--" not in text, name
+
+    pikvm = docs["pikvm_v4_quickstart.md"]
+    root = "PiKVM V4 Mini & Plus quickstart guide"
+    assert pikvm.title == root  # from the front matter
+    paths = {s.path for s in pikvm.sections}
+    assert (root, "Connect and set up", "Access PiKVM") in paths
+    assert not any("title:" in b.text for b in pikvm.blocks)
+
+    braids = docs["mutable-instruments_braids_manual.md"]
+    assert ("Models", "CSAW") in {s.path for s in braids.sections}
+    # The note before the first heading belongs to the document's own section.
+    assert braids.blocks[0].section_path == (braids.title,)
+    assert "firmware" in braids.blocks[0].text

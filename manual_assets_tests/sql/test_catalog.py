@@ -1,0 +1,342 @@
+"""Catalog writes are idempotent per manual and its searches find what they should."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from manualqa.documents import Chunk, ManualRef, SectionInfo, content_hash
+from sql import catalog
+from sql.models import (
+    EMBEDDING_DIMENSION,
+    AuditLog,
+    Embedding,
+    FileArtifact,
+    License,
+    Manual,
+    ManualStatus,
+    Product,
+    Vendor,
+)
+
+KEY = "acme__ac-200__owners-manual"
+
+
+def make_ref(
+    key: str = KEY, *, vendor: str = "ACME", product: str = "AC-200", **kw: object
+) -> ManualRef:
+    values: dict[str, object] = {
+        "key": key,
+        "uri": f"/corpus/{key}.pdf",
+        "file_name": f"{key}.pdf",
+        "media_type": "application/pdf",
+        "vendor": vendor,
+        "product": product,
+        "title": f"{product} Owner's Manual",
+        "license": "CC-BY-4.0",
+        "source": "folder",
+    }
+    values.update(kw)
+    return ManualRef(**values)  # type: ignore[arg-type]
+
+
+def add_manual(session: Session, ref: ManualRef | None = None, *, data: bytes = b"%PDF v1") -> str:
+    ref = ref or make_ref()
+    catalog.upsert_manual(
+        session,
+        ref,
+        content_hash=content_hash(data),
+        size_bytes=len(data),
+        object_key=f"raw/{ref.key}/{content_hash(data)}.pdf",
+        config_version="1",
+    )
+    return ref.key
+
+
+def make_chunks(key: str, texts: list[str], section: str = "Care") -> list[Chunk]:
+    return [
+        Chunk(
+            manual_key=key,
+            ordinal=i,
+            text=body,
+            page=i + 1,
+            page_end=i + 1,
+            section_path=("Use", section),
+            token_count=len(body.split()),
+        )
+        for i, body in enumerate(texts)
+    ]
+
+
+def unit(*weights: tuple[int, float]) -> list[float]:
+    vector = [0.0] * EMBEDDING_DIMENSION
+    for axis, weight in weights:
+        vector[axis] = weight
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [v / norm for v in vector]
+
+
+def count(session: Session, model: type) -> int:
+    return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_upsert_manual_twice_keeps_one_manual_and_audits_both(db_session: Session) -> None:
+    add_manual(db_session)
+    add_manual(db_session)
+    db_session.commit()
+
+    assert count(db_session, Manual) == 1
+    assert (count(db_session, Vendor), count(db_session, Product), count(db_session, License)) == (
+        1,
+        1,
+        1,
+    )
+    assert count(db_session, FileArtifact) == 1
+    actions = db_session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
+    assert actions == ["manual.created", "manual.upserted"]
+    record = catalog.get_manual(db_session, KEY)
+    assert record is not None
+    assert (record.vendor, record.vendor_name, record.product, record.license) == (
+        "acme",
+        "ACME",
+        "ac-200",
+        "CC-BY-4.0",
+    )
+    assert record.status == ManualStatus.INGESTED
+
+
+def test_unchanged_upsert_keeps_progress_and_changed_content_resets_it(
+    db_session: Session,
+) -> None:
+    add_manual(db_session)
+    catalog.set_manual_status(db_session, KEY, ManualStatus.INDEXED, page_count=12)
+
+    add_manual(db_session)
+    record = catalog.get_manual(db_session, KEY)
+    assert record is not None
+    assert (record.status, record.page_count) == (ManualStatus.INDEXED, 12)
+
+    add_manual(db_session, data=b"%PDF v2")
+    record = catalog.get_manual(db_session, KEY)
+    assert record is not None
+    assert record.status == ManualStatus.INGESTED
+    assert record.content_hash == content_hash(b"%PDF v2")
+    raw_hashes = set(db_session.scalars(select(FileArtifact.content_hash)))
+    assert raw_hashes == {content_hash(b"%PDF v1"), content_hash(b"%PDF v2")}
+
+
+def test_quarantine_records_the_reason_and_a_later_success_clears_it(db_session: Session) -> None:
+    add_manual(db_session)
+
+    catalog.quarantine_manual(db_session, KEY, "pypdf: EOF marker not found")
+
+    record = catalog.get_manual(db_session, KEY)
+    assert record is not None
+    assert record.status == ManualStatus.QUARANTINED
+    assert record.quarantine_reason == "pypdf: EOF marker not found"
+    audit = db_session.execute(
+        select(AuditLog.subject, AuditLog.detail).where(AuditLog.action == "manual.quarantined")
+    ).one()
+    assert tuple(audit) == (KEY, {"reason": "pypdf: EOF marker not found"})
+
+    catalog.set_manual_status(db_session, KEY, ManualStatus.EXTRACTED)
+    record = catalog.get_manual(db_session, KEY)
+    assert record is not None
+    assert (record.status, record.quarantine_reason) == (ManualStatus.EXTRACTED, None)
+
+
+def test_writes_for_an_unknown_manual_are_refused(db_session: Session) -> None:
+    with pytest.raises(catalog.ManualNotFoundError):
+        catalog.quarantine_manual(db_session, "nobody__nothing__manual", "broken")
+    with pytest.raises(catalog.ManualNotFoundError):
+        catalog.replace_chunks(db_session, "nobody__nothing__manual", [])
+    with pytest.raises(ValueError):
+        catalog.set_manual_status(db_session, KEY, "finished")
+
+
+def test_replace_sections_replaces_the_old_ones(db_session: Session) -> None:
+    add_manual(db_session)
+    catalog.replace_sections(
+        db_session,
+        KEY,
+        [SectionInfo(0, "Old", 1, ("Old",), 1), SectionInfo(1, "Gone", 1, ("Gone",), 2)],
+    )
+    catalog.replace_sections(db_session, KEY, [SectionInfo(0, "Wi-Fi", 2, ("3 Setup", "Wi-Fi"), 7)])
+
+    rows = db_session.execute(text("SELECT ordinal, title, level, path, page FROM sections")).all()
+    assert [tuple(row) for row in rows] == [(0, "Wi-Fi", 2, "3 Setup > Wi-Fi", 7)]
+
+
+def test_replace_chunks_replaces_the_old_rows(db_session: Session) -> None:
+    add_manual(db_session)
+    old = make_chunks(KEY, ["Clean the filter.", "Empty the tray.", "Check the seal."])
+    new = make_chunks(KEY, ["Clean the filter monthly.", "Descale every quarter."])
+
+    catalog.replace_chunks(db_session, KEY, old)
+    catalog.replace_chunks(db_session, KEY, new)
+
+    stored = db_session.execute(text("SELECT id, text FROM chunks ORDER BY ordinal")).all()
+    assert [tuple(row) for row in stored] == [(c.chunk_id, c.text) for c in new]
+    assert catalog.chunk_count(db_session, KEY) == 2
+
+
+def test_chunks_of_another_manual_are_refused(db_session: Session) -> None:
+    add_manual(db_session)
+    with pytest.raises(ValueError, match="other__thing__manual"):
+        catalog.replace_chunks(db_session, KEY, make_chunks("other__thing__manual", ["x"]))
+
+
+def test_replacing_chunks_drops_their_embeddings(db_session: Session) -> None:
+    add_manual(db_session)
+    chunks = make_chunks(KEY, ["Clean the filter.", "Empty the tray."])
+    catalog.replace_chunks(db_session, KEY, chunks)
+    catalog.replace_embeddings(
+        db_session, KEY, "minilm", {c.chunk_id: unit((i, 1.0)) for i, c in enumerate(chunks)}
+    )
+    assert catalog.embedding_count(db_session, KEY) == 2
+
+    catalog.replace_chunks(db_session, KEY, make_chunks(KEY, ["Rewritten text."]))
+
+    assert catalog.embedding_count(db_session, KEY) == 0
+    assert count(db_session, Embedding) == 0
+
+
+def test_replace_embeddings_refuses_foreign_chunks_and_wrong_widths(db_session: Session) -> None:
+    add_manual(db_session)
+    (chunk,) = make_chunks(KEY, ["Clean the filter."])
+    catalog.replace_chunks(db_session, KEY, [chunk])
+
+    with pytest.raises(ValueError, match="not in manual"):
+        catalog.replace_embeddings(db_session, KEY, "minilm", {"f" * 32: unit((0, 1.0))})
+    with pytest.raises(ValueError, match="dimensions"):
+        catalog.replace_embeddings(db_session, KEY, "minilm", {chunk.chunk_id: [1.0, 0.0]})
+
+    catalog.replace_embeddings(db_session, KEY, "minilm", {chunk.chunk_id: unit((0, 1.0))})
+    catalog.replace_embeddings(db_session, KEY, "bge", {chunk.chunk_id: unit((1, 1.0))})
+    models = db_session.scalars(select(Embedding.model)).all()
+    assert models == ["bge"]
+
+
+def test_keyword_search_ranks_the_better_match_first(db_session: Session) -> None:
+    add_manual(db_session)
+    chunks = make_chunks(
+        KEY,
+        [
+            "Run the descaling cycle when the descale light blinks; descale monthly.",
+            "Descale the kettle once a year.",
+            "Connect the machine to Wi-Fi from the app.",
+        ],
+    )
+    catalog.replace_chunks(db_session, KEY, chunks)
+
+    hits = catalog.keyword_search(db_session, "descale", limit=5)
+
+    assert [hit.chunk_id for hit in hits] == [chunks[0].chunk_id, chunks[1].chunk_id]
+    assert hits[0].score > hits[1].score
+    first = hits[0]
+    assert (first.manual_key, first.page, first.section, first.section_path) == (
+        KEY,
+        1,
+        "Care",
+        ("Use", "Care"),
+    )
+
+
+def test_keyword_search_matches_section_titles_and_ignores_blank_queries(
+    db_session: Session,
+) -> None:
+    add_manual(db_session)
+    (chunk,) = make_chunks(KEY, ["Hold the button for five seconds."], section="Troubleshooting")
+    catalog.replace_chunks(db_session, KEY, [chunk])
+
+    assert [h.chunk_id for h in catalog.keyword_search(db_session, "troubleshooting", 5)] == [
+        chunk.chunk_id
+    ]
+    assert catalog.keyword_search(db_session, "   ", 5) == []
+
+
+def test_vector_search_returns_the_nearest_vector_first(db_session: Session) -> None:
+    add_manual(db_session)
+    chunks = make_chunks(KEY, ["filter", "tray", "seal"])
+    catalog.replace_chunks(db_session, KEY, chunks)
+    vectors = {
+        chunks[0].chunk_id: unit((0, 1.0)),
+        chunks[1].chunk_id: unit((1, 1.0)),
+        chunks[2].chunk_id: unit((0, 1.0), (1, 1.0)),
+    }
+    catalog.replace_embeddings(db_session, KEY, "minilm", vectors)
+
+    hits = catalog.vector_search(db_session, unit((1, 1.0), (0, 0.1)), limit=3)
+
+    assert [hit.chunk_id for hit in hits] == [c.chunk_id for c in (chunks[1], chunks[2], chunks[0])]
+    assert hits[0].score == pytest.approx(0.995, abs=0.01)
+    assert hits[0].score > hits[1].score > hits[2].score
+    filtered = catalog.vector_search(db_session, unit((1, 1.0)), limit=3, model="other")
+    assert filtered == []
+
+
+def test_list_manuals_filters_by_vendor_product_and_visibility(db_session: Session) -> None:
+    add_manual(db_session, make_ref("acme__ac-200__manual"))
+    add_manual(db_session, make_ref("acme__ac-300__manual", product="AC-300", is_public=False))
+    add_manual(db_session, make_ref("brew__b1__manual", vendor="Brew Co", product="B1"))
+
+    def keys(**filters: object) -> list[str]:
+        return [m.key for m in catalog.list_manuals(db_session, **filters)]  # type: ignore[arg-type]
+
+    assert keys() == ["acme__ac-200__manual", "acme__ac-300__manual", "brew__b1__manual"]
+    assert keys(vendor="ACME") == ["acme__ac-200__manual", "acme__ac-300__manual"]
+    assert keys(vendor="acme", public_only=True) == ["acme__ac-200__manual"]
+    assert keys(vendor="Brew Co", product="B1") == ["brew__b1__manual"]
+
+
+def test_record_artifact_is_idempotent_per_kind_and_content(db_session: Session) -> None:
+    add_manual(db_session)
+    for _ in range(2):
+        catalog.record_artifact(
+            db_session,
+            KEY,
+            "text",
+            f"processed/{KEY}/text.json",
+            "ab" * 32,
+            120,
+            "application/json",
+        )
+    kinds = db_session.scalars(select(FileArtifact.kind).order_by(FileArtifact.kind)).all()
+    assert kinds == ["raw", "text"]
+
+
+def test_spec_indexes_exist_with_their_access_methods(db_session: Session) -> None:
+    rows = db_session.execute(
+        text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    ).all()
+    definitions = {str(name): str(definition) for name, definition in rows}
+
+    assert "USING hnsw (embedding vector_cosine_ops)" in definitions["ix_embeddings_embedding_hnsw"]
+    assert "USING gin (tsv)" in definitions["ix_chunks_tsv"]
+    assert (
+        "(product_id, is_public, uploaded_at)"
+        in definitions["ix_manuals_product_id_is_public_uploaded_at"]
+    )
+    for name in ("ix_manuals_is_public", "ix_manuals_status", "ix_manuals_license_id"):
+        assert "USING btree" in definitions[name]
+
+
+def test_every_foreign_key_leads_an_index(db_session: Session) -> None:
+    rows = db_session.execute(
+        text(
+            """
+            SELECT c.conrelid::regclass::text, a.attname
+            FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            WHERE c.contype = 'f'
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]
+              )
+            """
+        )
+    ).all()
+    assert rows == []

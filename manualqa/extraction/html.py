@@ -1,0 +1,84 @@
+"""HTML manuals: trafilatura keeps the main content (no navigation, footers or ads)
+and renders it as Markdown, which the Markdown splitter turns into sections."""
+
+from __future__ import annotations
+
+import logging
+
+import trafilatura
+
+from manualqa.documents import ExtractedManual, ManualRef
+from manualqa.extraction import ExtractionError, collapse_spaces
+from manualqa.extraction.markdown import split_markdown
+
+__all__ = ["extract_html", "html_to_markdown"]
+
+log = logging.getLogger(__name__)
+
+# Below this, what trafilatura kept is a stray menu item, not a manual.
+MIN_MAIN_CONTENT_WORDS = 8
+
+
+def html_to_markdown(html: bytes | str) -> str | None:
+    """The main content of an HTML page as Markdown (headings, lists, tables kept).
+
+    Falls back to trafilatura's recall-oriented mode when the precise pass finds
+    nothing (short pages). Returns None when there is no main content.
+    """
+    text = _extract(html, favor_recall=False)
+    if not text or not text.strip():
+        text = _extract(html, favor_recall=True)
+    return text if text and text.strip() else None
+
+
+def _extract(html: bytes | str, *, favor_recall: bool) -> str | None:
+    result: str | None = trafilatura.extract(
+        html,
+        output_format="markdown",
+        include_tables=True,
+        include_formatting=True,
+        include_links=False,
+        include_images=False,
+        include_comments=False,
+        deduplicate=False,
+        favor_recall=favor_recall,
+    )
+    return result
+
+
+def extract_html(data: bytes, ref: ManualRef) -> ExtractedManual:
+    """Extract an HTML manual's main content, split into sections by its headings.
+
+    The title is the page's own (trafilatura metadata), else `ref.title`.
+
+    Raises:
+        ExtractionError: when the page has no main content.
+    """
+    if b"\x00" in data[:4096]:
+        raise ExtractionError("the file holds binary data (NUL bytes), not HTML")
+    markdown = html_to_markdown(data)
+    words = len(markdown.split()) if markdown else 0
+    if markdown is None or words < MIN_MAIN_CONTENT_WORDS:
+        raise ExtractionError(
+            "no main content found in the HTML page (empty, or only navigation/boilerplate: "
+            f"{words} words of main text)"
+        )
+    title = ref.title
+    try:
+        metadata = trafilatura.extract_metadata(data)
+    except Exception as exc:  # metadata is optional; the content is what matters
+        log.warning("could not read HTML metadata of %s: %s", ref.key, exc)
+        metadata = None
+    if metadata is not None and metadata.title:
+        title = collapse_spaces(metadata.title)
+    blocks, sections = split_markdown(markdown, title)
+    if not blocks:
+        raise ExtractionError("no text found in the HTML page's main content")
+    return ExtractedManual(
+        key=ref.key,
+        media_type="text/html",
+        title=title,
+        page_count=None,
+        blocks=blocks,
+        sections=sections,
+    )

@@ -1,0 +1,71 @@
+"""The serving API: `create_app()` opens clients once in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from manualqa.config import Settings, get_settings
+from manualqa.index.qdrant_local import IndexNotPublished, QdrantSnapshotReader
+from manualqa.llm import LLMClient
+from manualqa.retrieval import QueryError, Retriever
+from manualqa.tokens import default_token_counter
+from serving.routers import ask, health, search
+from serving.state import AppState
+from sql import db
+
+log = logging.getLogger(__name__)
+
+
+def build_state(settings: Settings) -> AppState:
+    llm = LLMClient(settings.llm, settings.embedding)
+    llm.embed(["warm-up"])  # load the embedding model before the first request
+    index = QdrantSnapshotReader(settings.state_path(settings.index.path), settings.index.collection)
+    if not index.refresh():
+        log.warning("no index snapshot published yet; /readyz stays 503 until one is")
+    retriever = Retriever(llm, index, default_token_counter().ids, mode=settings.retrieval.mode)
+    engine = db.make_engine(db.resolve_database_url(settings))
+    return AppState(settings=settings, llm=llm, index=index, retriever=retriever, engine=engine)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await asyncio.to_thread(build_state, settings)
+        app.state.platform = state
+        follower = asyncio.create_task(state.follow_index())
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            state.close()
+
+    app = FastAPI(
+        title="Manual QA",
+        version="0.1.0",
+        summary="Search and cited answers over product owner manuals.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(search.router)
+    app.include_router(ask.router)
+
+    @app.exception_handler(QueryError)
+    async def _bad_query(request: Request, exc: QueryError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(IndexNotPublished)
+    async def _no_index(request: Request, exc: IndexNotPublished) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    return app

@@ -1,0 +1,51 @@
+"""Answers with citations."""
+
+import time
+
+from fastapi import APIRouter
+
+from manualqa.answering import answer_question
+from manualqa.index.base import SearchFilters
+from serving.deps import StateDep
+from serving.schemas import AskRequest, AskResponse, CitationOut
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+
+
+@router.post("/ask", response_model=AskResponse)
+def ask(body: AskRequest, state: StateDep) -> AskResponse:
+    """An answer composed from the manuals, citing manual, page and section; or an abstention."""
+    started = time.perf_counter()
+    answer = answer_question(
+        body.question,
+        state.retriever,
+        state.llm,
+        top_k=body.top_k,
+        min_score=state.settings.retrieval.min_score,
+        filters=SearchFilters(vendor=body.vendor, product=body.product),
+    )
+    return AskResponse(
+        question=answer.question,
+        answer=answer.text,
+        abstained=answer.abstained,
+        citations=[
+            CitationOut(
+                number=c.number,
+                manual_id=c.manual_key,
+                title=c.title,
+                vendor=c.vendor,
+                product=c.product,
+                page=c.page,
+                page_label=c.page_label,
+                section=c.section,
+                source=c.source,
+                score=round(c.score, 4),
+            )
+            for c in answer.citations
+        ],
+        model=answer.model,
+        cached=answer.cached,
+        cost_usd=answer.cost_usd,
+        index_version=state.index.version,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )

@@ -1,0 +1,82 @@
+"""Request and response bodies of the public API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TOP_K = 8
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="How many passages to retrieve.")
+    vendor: str | None = Field(None, max_length=200, description="Only this vendor's manuals.")
+    product: str | None = Field(None, max_length=200, description="Only this product's manuals.")
+
+
+class SearchRequest(_Request):
+    query: str = Field(..., min_length=1, max_length=2000, examples=["How do I reset Wi-Fi?"])
+
+
+class AskRequest(_Request):
+    question: str = Field(..., min_length=1, max_length=2000)
+
+
+class SearchResult(BaseModel):
+    text: str
+    score: float = Field(description="Cosine similarity between the query and the passage.")
+    manual_id: str
+    title: str
+    vendor: str
+    product: str
+    source: str = Field(description="The manual's file name or URL.")
+    page: int | None = Field(description="1-based page in the PDF; null for HTML and Markdown.")
+    page_end: int | None
+    page_label: str | None = Field(description="The page number printed on the page, if any.")
+    section: str
+    section_path: list[str]
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchResult]
+    index_version: str | None
+    took_ms: float
+
+
+class CitationOut(BaseModel):
+    number: int = Field(description="The [n] marker in the answer text.")
+    manual_id: str
+    title: str
+    vendor: str
+    product: str
+    page: int | None
+    page_label: str | None
+    section: str
+    source: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[CitationOut]
+    model: str
+    cached: bool
+    cost_usd: float | None
+    index_version: str | None
+    took_ms: float
+
+
+class HealthResponse(BaseModel):
+    status: str
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    index_version: str | None
+    index_points: int | None
+    database: bool
+    detail: dict[str, str] = {}

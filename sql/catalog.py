@@ -1,0 +1,542 @@
+"""Catalog reads and writes for the pipeline and the API.
+
+Every function takes a `Session` and leaves committing to the caller
+(`sql.db.session_scope`). Writes are idempotent: re-running one for a manual replaces
+that manual's rows. Reads return small frozen dataclasses, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from manualqa import documents
+from manualqa.documents import ManualRef, SectionInfo, slugify
+from sql.models import (
+    EMBEDDING_DIMENSION,
+    SECTION_PATH_SEPARATOR,
+    AuditLog,
+    Chunk,
+    Embedding,
+    FileArtifact,
+    License,
+    Manual,
+    ManualStatus,
+    Product,
+    Section,
+    Vendor,
+)
+
+logger = logging.getLogger(__name__)
+
+RAW_ARTIFACT = "raw"
+PIPELINE_ACTOR = "pipeline"
+TEXT_SEARCH_CONFIG = "english"
+
+# Columns `set_manual_status` may change besides `status`.
+_STATUS_FIELDS = frozenset({"page_count", "quarantine_reason", "title", "config_version"})
+
+
+class ManualNotFoundError(LookupError):
+    """No manual with that key is in the catalog."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no manual {key!r} in the catalog")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class ManualRecord:
+    """A manual as the catalog knows it, with its vendor, product and license."""
+
+    key: str
+    title: str
+    vendor: str
+    vendor_name: str
+    product: str
+    product_name: str
+    license: str
+    media_type: str
+    file_name: str
+    source: str
+    source_uri: str
+    is_public: bool
+    content_hash: str
+    size_bytes: int
+    page_count: int | None
+    status: str
+    quarantine_reason: str | None
+    config_version: str
+    uploaded_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """A chunk found by a search, with what a citation needs and the score that found it.
+
+    `score` is the `ts_rank` for keyword search and the cosine similarity for vector search.
+    """
+
+    chunk_id: str
+    manual_key: str
+    manual_title: str
+    ordinal: int
+    text: str
+    page: int | None
+    page_end: int | None
+    page_label: str | None
+    section: str
+    section_path: tuple[str, ...]
+    score: float
+
+
+def upsert_manual(
+    session: Session,
+    ref: ManualRef,
+    *,
+    content_hash: str,
+    size_bytes: int,
+    object_key: str,
+    config_version: str,
+    actor: str = PIPELINE_ACTOR,
+) -> Manual:
+    """Insert or update the manual `ref.key` with its vendor, product, license and raw file.
+
+    A changed content hash or config version sends the manual back to status
+    `ingested` (and clears a quarantine); otherwise its status is kept, so re-reading an
+    unchanged manual does not undo downstream work. Writes an audit row either way.
+
+    Returns:
+        The `Manual` row (flushed, so `id` is set).
+    """
+    vendor_id = session.execute(
+        insert(Vendor)
+        .values(slug=slugify(ref.vendor) or "unknown", name=ref.vendor)
+        .on_conflict_do_update(index_elements=[Vendor.slug], set_={"name": ref.vendor})
+        .returning(Vendor.id)
+    ).scalar_one()
+    product_id = session.execute(
+        insert(Product)
+        .values(vendor_id=vendor_id, slug=slugify(ref.product) or "unknown", name=ref.product)
+        .on_conflict_do_update(
+            index_elements=[Product.vendor_id, Product.slug], set_={"name": ref.product}
+        )
+        .returning(Product.id)
+    ).scalar_one()
+    # A license row may have been curated (url, redistributable): never overwrite it here.
+    license_id = session.execute(
+        insert(License)
+        .values(name=ref.license)
+        .on_conflict_do_update(index_elements=[License.name], set_={"name": ref.license})
+        .returning(License.id)
+    ).scalar_one()
+
+    previous = session.execute(
+        select(Manual.content_hash, Manual.config_version).where(Manual.key == ref.key)
+    ).first()
+    values: dict[str, Any] = {
+        "key": ref.key,
+        "product_id": product_id,
+        "license_id": license_id,
+        "title": ref.title,
+        "media_type": ref.media_type,
+        "file_name": ref.file_name,
+        "source": ref.source,
+        "source_uri": ref.uri,
+        "version_token": ref.version_token,
+        "is_public": ref.is_public,
+        "content_hash": content_hash,
+        "size_bytes": size_bytes,
+        "config_version": config_version,
+        "status": ManualStatus.INGESTED.value,
+    }
+    statement = insert(Manual).values(**values)
+    unchanged = (Manual.content_hash == statement.excluded.content_hash) & (
+        Manual.config_version == statement.excluded.config_version
+    )
+    updates: dict[str, Any] = {
+        name: statement.excluded[name] for name in values if name not in {"key", "status"}
+    }
+    updates["status"] = case((unchanged, Manual.status), else_=ManualStatus.INGESTED.value)
+    updates["quarantine_reason"] = case((unchanged, Manual.quarantine_reason), else_=None)
+    updates["updated_at"] = func.now()
+    manual_id = session.execute(
+        statement.on_conflict_do_update(index_elements=[Manual.key], set_=updates).returning(
+            Manual.id
+        )
+    ).scalar_one()
+
+    _upsert_artifact(
+        session,
+        manual_id,
+        kind=RAW_ARTIFACT,
+        object_key=object_key,
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        media_type=ref.media_type,
+    )
+    changed = previous is None or tuple(previous) != (content_hash, config_version)
+    record_audit(
+        session,
+        actor,
+        "manual.created" if previous is None else "manual.upserted",
+        ref.key,
+        {
+            "content_hash": content_hash,
+            "size_bytes": size_bytes,
+            "config_version": config_version,
+            "changed": changed,
+        },
+    )
+    manual = session.get(Manual, manual_id, populate_existing=True)
+    assert manual is not None
+    return manual
+
+
+def set_manual_status(
+    session: Session, key: str, status: ManualStatus | str, **fields: Any
+) -> None:
+    """Set a manual's pipeline status, and optionally `page_count`, `title`,
+    `config_version` or `quarantine_reason`. Any status but `quarantined` clears the
+    quarantine reason unless one is given.
+
+    Raises:
+        ManualNotFoundError: no manual has this key.
+        ValueError: an unknown status or field.
+    """
+    unknown = set(fields) - _STATUS_FIELDS
+    if unknown:
+        raise ValueError(f"set_manual_status cannot set {sorted(unknown)}")
+    status = ManualStatus(status)
+    values: dict[str, Any] = {"status": status.value, "updated_at": func.now()}
+    if status is not ManualStatus.QUARANTINED:
+        values["quarantine_reason"] = None
+    values.update(fields)
+    result = session.execute(
+        update(Manual).where(Manual.key == key).values(**values).returning(Manual.id)
+    )
+    if result.first() is None:
+        raise ManualNotFoundError(key)
+
+
+def quarantine_manual(
+    session: Session, key: str, reason: str, *, actor: str = PIPELINE_ACTOR
+) -> None:
+    """Mark a manual quarantined with the reason, and record it in the audit log."""
+    set_manual_status(session, key, ManualStatus.QUARANTINED, quarantine_reason=reason)
+    record_audit(session, actor, "manual.quarantined", key, {"reason": reason})
+    logger.warning("quarantined manual %s: %s", key, reason)
+
+
+def replace_sections(session: Session, key: str, sections: Sequence[SectionInfo]) -> int:
+    """Replace a manual's sections; return how many were written."""
+    manual_id = _manual_id(session, key)
+    session.execute(delete(Section).where(Section.manual_id == manual_id))
+    if sections:
+        session.execute(
+            insert(Section),
+            [
+                {
+                    "manual_id": manual_id,
+                    "ordinal": section.ordinal,
+                    "title": section.title,
+                    "level": section.level,
+                    "path": SECTION_PATH_SEPARATOR.join(section.path),
+                    "page": section.page,
+                }
+                for section in sections
+            ],
+        )
+    return len(sections)
+
+
+def replace_chunks(session: Session, key: str, chunks: Sequence[documents.Chunk]) -> int:
+    """Replace a manual's chunks; their old embeddings go with them (FK cascade).
+
+    Raises:
+        ValueError: a chunk belongs to another manual.
+    """
+    strangers = {chunk.manual_key for chunk in chunks} - {key}
+    if strangers:
+        raise ValueError(f"chunks of {sorted(strangers)} given for manual {key!r}")
+    manual_id = _manual_id(session, key)
+    session.execute(delete(Chunk).where(Chunk.manual_id == manual_id))
+    if chunks:
+        session.execute(
+            insert(Chunk),
+            [
+                {
+                    "id": chunk.chunk_id,
+                    "manual_id": manual_id,
+                    "ordinal": chunk.ordinal,
+                    "text": chunk.text,
+                    "page": chunk.page,
+                    "page_end": chunk.page_end,
+                    "page_label": chunk.page_label,
+                    "section": chunk.section,
+                    "section_path": SECTION_PATH_SEPARATOR.join(chunk.section_path),
+                    "token_count": chunk.token_count,
+                    "content_hash": chunk.content_hash,
+                }
+                for chunk in chunks
+            ],
+        )
+    return len(chunks)
+
+
+def replace_embeddings(
+    session: Session, key: str, model: str, vectors: Mapping[str, Sequence[float]]
+) -> int:
+    """Replace the embeddings of a manual's chunks with `vectors`, keyed by chunk id.
+
+    Raises:
+        ValueError: a chunk id is not one of this manual's chunks, or a vector has the
+            wrong dimension.
+    """
+    manual_id = _manual_id(session, key)
+    chunk_ids = set(session.scalars(select(Chunk.id).where(Chunk.manual_id == manual_id)))
+    strangers = set(vectors) - chunk_ids
+    if strangers:
+        raise ValueError(f"{len(strangers)} vectors for chunks not in manual {key!r}")
+    wrong = [cid for cid, vector in vectors.items() if len(vector) != EMBEDDING_DIMENSION]
+    if wrong:
+        raise ValueError(
+            f"vectors must have {EMBEDDING_DIMENSION} dimensions ({len(wrong)} do not)"
+        )
+    session.execute(
+        delete(Embedding).where(
+            Embedding.chunk_id.in_(select(Chunk.id).where(Chunk.manual_id == manual_id))
+        )
+    )
+    if vectors:
+        session.execute(
+            insert(Embedding),
+            [
+                {"chunk_id": chunk_id, "model": model, "embedding": list(vector)}
+                for chunk_id, vector in vectors.items()
+            ],
+        )
+    return len(vectors)
+
+
+def record_artifact(
+    session: Session,
+    key: str,
+    kind: str,
+    object_key: str,
+    content_hash: str,
+    size_bytes: int,
+    media_type: str,
+) -> None:
+    """Record an object-store file derived from a manual (one row per kind and content)."""
+    _upsert_artifact(
+        session,
+        _manual_id(session, key),
+        kind=kind,
+        object_key=object_key,
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        media_type=media_type,
+    )
+
+
+def record_audit(
+    session: Session, actor: str, action: str, subject: str, detail: Mapping[str, Any]
+) -> None:
+    """Append a row to the audit log."""
+    session.execute(
+        insert(AuditLog).values(actor=actor, action=action, subject=subject, detail=dict(detail))
+    )
+
+
+def get_manual(session: Session, key: str) -> ManualRecord | None:
+    """The manual with this key, or None."""
+    row = session.execute(_manual_records().where(Manual.key == key)).first()
+    return ManualRecord(**row._mapping) if row is not None else None
+
+
+def list_manuals(
+    session: Session,
+    *,
+    vendor: str | None = None,
+    product: str | None = None,
+    public_only: bool = False,
+) -> list[ManualRecord]:
+    """Manuals ordered by key, optionally for one vendor / product (name or slug)."""
+    query = _manual_records()
+    if vendor is not None:
+        query = query.where(Vendor.slug == slugify(vendor))
+    if product is not None:
+        query = query.where(Product.slug == slugify(product))
+    if public_only:
+        query = query.where(Manual.is_public.is_(True))
+    return [ManualRecord(**row._mapping) for row in session.execute(query.order_by(Manual.key))]
+
+
+def chunk_count(session: Session, key: str) -> int:
+    """How many chunks the manual has (0 for an unknown key)."""
+    query = select(func.count()).select_from(Chunk).join(Manual).where(Manual.key == key)
+    return session.execute(query).scalar_one()
+
+
+def embedding_count(session: Session, key: str) -> int:
+    """How many of the manual's chunks have an embedding (0 for an unknown key)."""
+    query = (
+        select(func.count())
+        .select_from(Embedding)
+        .join(Chunk)
+        .join(Manual)
+        .where(Manual.key == key)
+    )
+    return session.execute(query).scalar_one()
+
+
+def keyword_search(
+    session: Session, query: str, limit: int = 10, *, public_only: bool = False
+) -> list[ChunkHit]:
+    """Full-text search over chunk text and section titles, best `ts_rank` first.
+
+    `query` uses web-search syntax: words, "quoted phrases", `or`, `-excluded`.
+    """
+    if not query.strip():
+        return []
+    tsquery = func.websearch_to_tsquery(TEXT_SEARCH_CONFIG, query)
+    rank = func.ts_rank(Chunk.tsv, tsquery)
+    statement = (
+        _chunk_hits(rank.label("score"))
+        .where(Chunk.tsv.op("@@")(tsquery))
+        .order_by(rank.desc(), Chunk.id)
+    )
+    if public_only:
+        statement = statement.where(Manual.is_public.is_(True))
+    return [_chunk_hit(row) for row in session.execute(statement.limit(limit))]
+
+
+def vector_search(
+    session: Session,
+    vector: Sequence[float],
+    limit: int = 10,
+    *,
+    model: str | None = None,
+    public_only: bool = False,
+) -> list[ChunkHit]:
+    """Nearest chunks by cosine distance (HNSW index), most similar first.
+
+    `score` is the cosine similarity, 1 - distance.
+    """
+    distance = Embedding.embedding.cosine_distance(list(vector))
+    # Ordered by distance alone, so the HNSW index can produce the order.
+    statement = (
+        _chunk_hits((1 - distance).label("score"))
+        .join(Embedding, Embedding.chunk_id == Chunk.id)
+        .order_by(distance)
+    )
+    if model is not None:
+        statement = statement.where(Embedding.model == model)
+    if public_only:
+        statement = statement.where(Manual.is_public.is_(True))
+    if model is not None or public_only:
+        # Filters apply after the index scan; let it keep scanning until `limit` rows pass.
+        session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
+    return [_chunk_hit(row) for row in session.execute(statement.limit(limit))]
+
+
+def _manual_id(session: Session, key: str) -> int:
+    manual_id = session.execute(select(Manual.id).where(Manual.key == key)).scalar_one_or_none()
+    if manual_id is None:
+        raise ManualNotFoundError(key)
+    return manual_id
+
+
+def _upsert_artifact(
+    session: Session,
+    manual_id: int,
+    *,
+    kind: str,
+    object_key: str,
+    content_hash: str,
+    size_bytes: int,
+    media_type: str,
+) -> None:
+    statement = insert(FileArtifact).values(
+        manual_id=manual_id,
+        kind=kind,
+        object_key=object_key,
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        media_type=media_type,
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[FileArtifact.manual_id, FileArtifact.kind, FileArtifact.content_hash],
+            set_={
+                "object_key": statement.excluded.object_key,
+                "size_bytes": statement.excluded.size_bytes,
+                "media_type": statement.excluded.media_type,
+            },
+        )
+    )
+
+
+def _manual_records() -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            Manual.key,
+            Manual.title,
+            Vendor.slug.label("vendor"),
+            Vendor.name.label("vendor_name"),
+            Product.slug.label("product"),
+            Product.name.label("product_name"),
+            License.name.label("license"),
+            Manual.media_type,
+            Manual.file_name,
+            Manual.source,
+            Manual.source_uri,
+            Manual.is_public,
+            Manual.content_hash,
+            Manual.size_bytes,
+            Manual.page_count,
+            Manual.status,
+            Manual.quarantine_reason,
+            Manual.config_version,
+            Manual.uploaded_at,
+            Manual.updated_at,
+        )
+        .join(Product, Manual.product_id == Product.id)
+        .join(Vendor, Product.vendor_id == Vendor.id)
+        .join(License, Manual.license_id == License.id)
+    )
+
+
+def _chunk_hits(score: Any) -> Select[*tuple[Any, ...]]:
+    return select(
+        Chunk.id.label("chunk_id"),
+        Manual.key.label("manual_key"),
+        Manual.title.label("manual_title"),
+        Chunk.ordinal,
+        Chunk.text,
+        Chunk.page,
+        Chunk.page_end,
+        Chunk.page_label,
+        Chunk.section,
+        Chunk.section_path,
+        score,
+    ).join(Manual, Chunk.manual_id == Manual.id)
+
+
+def _chunk_hit(row: Any) -> ChunkHit:
+    values = dict(row._mapping)
+    path = values.pop("section_path")
+    return ChunkHit(
+        section_path=tuple(path.split(SECTION_PATH_SEPARATOR)) if path else (),
+        score=float(values.pop("score")),
+        **values,
+    )

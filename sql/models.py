@@ -1,0 +1,285 @@
+"""The catalog schema: SQLAlchemy models, the source of truth for the Alembic migrations.
+
+Every constraint gets its name from `NAMING_CONVENTION` and every index is named
+explicitly, so migrations and autogenerate diffs stay stable across databases.
+Foreign-key columns that lead a unique constraint or a composite index are covered
+by that index and get no separate one.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+EMBEDDING_DIMENSION = 384
+"""Width of `embeddings.embedding`; matches `settings.embedding.dimension` by default."""
+
+SECTION_PATH_SEPARATOR = " > "
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ManualStatus(enum.StrEnum):
+    """How far a manual has come through the pipeline."""
+
+    INGESTED = "ingested"
+    EXTRACTED = "extracted"
+    CHUNKED = "chunked"
+    EMBEDDED = "embedded"
+    INDEXED = "indexed"
+    QUARANTINED = "quarantined"
+
+
+class CrawlStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def _in_check(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+    }
+
+
+class Vendor(Base):
+    __tablename__ = "vendors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    products: Mapped[list[Product]] = relationship(back_populates="vendor")
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("vendor_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id", ondelete="RESTRICT"))
+    slug: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    vendor: Mapped[Vendor] = relationship(back_populates="products")
+    manuals: Mapped[list[Manual]] = relationship(back_populates="product")
+
+
+class License(Base):
+    __tablename__ = "licenses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    redistributable: Mapped[bool] = mapped_column(server_default=false())
+
+    manuals: Mapped[list[Manual]] = relationship(back_populates="license")
+
+
+class Manual(Base):
+    """One manual; `key` is its stable Dagster partition key."""
+
+    __tablename__ = "manuals"
+    __table_args__ = (
+        CheckConstraint(_in_check("status", ManualStatus), name="status"),
+        CheckConstraint("size_bytes >= 0", name="size_bytes_not_negative"),
+        Index("ix_manuals_license_id", "license_id"),
+        Index("ix_manuals_is_public", "is_public"),
+        Index("ix_manuals_status", "status"),
+        Index(
+            "ix_manuals_product_id_is_public_uploaded_at",
+            "product_id",
+            "is_public",
+            "uploaded_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100))
+    source_uri: Mapped[str] = mapped_column(Text)
+    version_token: Mapped[str] = mapped_column(Text, server_default="")
+    is_public: Mapped[bool]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    page_count: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(20), server_default=ManualStatus.INGESTED.value)
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
+    config_version: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    product: Mapped[Product] = relationship(back_populates="manuals")
+    license: Mapped[License] = relationship(back_populates="manuals")
+    artifacts: Mapped[list[FileArtifact]] = relationship(
+        back_populates="manual", passive_deletes=True
+    )
+    sections: Mapped[list[Section]] = relationship(back_populates="manual", passive_deletes=True)
+    chunks: Mapped[list[Chunk]] = relationship(back_populates="manual", passive_deletes=True)
+
+
+class FileArtifact(Base):
+    """An object-store file derived from (or holding) a manual: raw bytes, text, chunks."""
+
+    __tablename__ = "file_artifacts"
+    __table_args__ = (
+        UniqueConstraint("manual_id", "kind", "content_hash"),
+        CheckConstraint("size_bytes >= 0", name="size_bytes_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manual_id: Mapped[int] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(50))
+    object_key: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    manual: Mapped[Manual] = relationship(back_populates="artifacts")
+
+
+class Section(Base):
+    """A heading of a manual; `path` joins the heading path with `SECTION_PATH_SEPARATOR`."""
+
+    __tablename__ = "sections"
+    __table_args__ = (UniqueConstraint("manual_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manual_id: Mapped[int] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"))
+    ordinal: Mapped[int]
+    title: Mapped[str] = mapped_column(Text)
+    level: Mapped[int]
+    path: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None]
+
+    manual: Mapped[Manual] = relationship(back_populates="sections")
+
+
+class Chunk(Base):
+    """A retrievable passage; `id` is the deterministic `manualqa.documents.Chunk.chunk_id`."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (
+        UniqueConstraint("manual_id", "ordinal"),
+        Index("ix_chunks_tsv", "tsv", postgresql_using="gin"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    manual_id: Mapped[int] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"))
+    ordinal: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None]
+    page_end: Mapped[int | None]
+    page_label: Mapped[str | None] = mapped_column(String(50))
+    section: Mapped[str] = mapped_column(Text, server_default="")
+    section_path: Mapped[str] = mapped_column(Text, server_default="")
+    token_count: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    tsv: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('english', coalesce(section, '') || ' ' || text)",
+            persisted=True,
+        ),
+        deferred=True,
+    )
+
+    manual: Mapped[Manual] = relationship(back_populates="chunks")
+    embedding: Mapped[Embedding | None] = relationship(back_populates="chunk", passive_deletes=True)
+
+
+class Embedding(Base):
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        Index("ix_embeddings_model", "model"),
+        Index(
+            "ix_embeddings_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+    chunk_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSION))
+
+    chunk: Mapped[Chunk] = relationship(back_populates="embedding")
+
+
+class CrawlJob(Base):
+    """One discovery pass over a source (a sensor tick or a crawl run)."""
+
+    __tablename__ = "crawl_jobs"
+    __table_args__ = (
+        CheckConstraint(_in_check("status", CrawlStatus), name="status"),
+        Index("ix_crawl_jobs_source_started_at", "source", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), server_default=CrawlStatus.RUNNING.value)
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    finished_at: Mapped[datetime | None]
+    discovered: Mapped[int] = mapped_column(server_default=text("0"))
+    changed: Mapped[int] = mapped_column(server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditLog(Base):
+    """Append-only record of catalog writes and refused operations."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_subject_at", "subject", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
