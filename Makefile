@@ -43,5 +43,7 @@ bench: install
 demo-corpus: install
 	$(PY) -m demo_corpus.build
 
+## Stop the embedded PostgreSQL (it outlives the processes that use it), then delete all state.
 clean:
+	test ! -x $(PY) || $(PY) -c "from pathlib import Path; from sql.embedded import stop_embedded_postgres as s; s(Path('var/postgres').resolve())"
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

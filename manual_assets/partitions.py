@@ -2,6 +2,7 @@
 
 import dagster as dg
 
-manual_partitions = dg.DynamicPartitionsDefinition(name="manuals")
+MANUALS = "manuals"
+manual_partitions = dg.DynamicPartitionsDefinition(name=MANUALS)
 
 eval_weeks = dg.WeeklyPartitionsDefinition(start_date="2026-01-05", day_offset=1)

@@ -22,16 +22,18 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy import make_url
 
 from evals.golden import load_golden_set
 from manual_assets.assets.evaluation import eval_scores
 from manual_assets.jobs import MANUAL_ASSETS
-from manual_assets.partitions import eval_weeks, manual_partitions
+from manual_assets.partitions import MANUALS, eval_weeks
 from manual_assets.resources import build_resources
 from manualqa.config import PROJECT_ROOT, Settings, get_settings
 from manualqa.documents import content_hash
 from manualqa.sources import FolderConnector
 from sql import catalog, db
+from sql.embedded import stop_embedded_postgres
 
 log = logging.getLogger("manualqa.quickstart")
 
@@ -44,7 +46,11 @@ def prepare_instance(settings: Settings) -> str:
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
-    os.environ.setdefault("DAGSTER_POSTGRES_URL", db.dagster_storage_url(url))
+    if "DAGSTER_POSTGRES_URL" not in os.environ:
+        # Dagster runs its own migrations: its tables live in a database of their own.
+        dagster_url = db.dagster_storage_url(url, f"{make_url(url).database}_dagster")
+        db.ensure_database(dagster_url)
+        os.environ["DAGSTER_POSTGRES_URL"] = dagster_url
     return url
 
 
@@ -74,7 +80,7 @@ def materialize_all(settings: Settings, url: str) -> dict[str, object]:
         settings.sources.folder.default_license,
     )
     keys = [ref.key for ref in connector.discover()]
-    instance.add_dynamic_partitions(manual_partitions.name, keys)
+    instance.add_dynamic_partitions(MANUALS, keys)
     resources = build_resources(settings)
     todo = stale_manuals(connector, url, keys)
     failed = []
@@ -200,6 +206,12 @@ def banner(settings: Settings, ui: str, api: str) -> str:
     )
 
 
+def stop_embedded(settings: Settings) -> None:
+    """Stop the embedded server this command used (a configured DATABASE_URL is left alone)."""
+    if settings.database_url is None:
+        stop_embedded_postgres(settings.state_path(settings.postgres.data_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-serve", action="store_true", help="materialize, then exit")
@@ -207,15 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
     started = time.perf_counter()
-    url = prepare_instance(settings)
-    summary = materialize_all(settings, url)
-    summary["wall_seconds_to_materialized"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(summary, indent=1), flush=True)  # noqa: T201 - the command's own output
-    if summary["failed"] and not args.no_serve:
-        log.warning("some manuals failed; serving the rest")
-    if args.no_serve:
-        return 1 if summary["failed"] else 0
-    return serve(settings)
+    try:
+        url = prepare_instance(settings)
+        summary = materialize_all(settings, url)
+        summary["wall_seconds_to_materialized"] = round(time.perf_counter() - started, 1)
+        print(json.dumps(summary, indent=1), flush=True)  # noqa: T201 - the command's output
+        if args.no_serve:
+            return 1 if summary["failed"] else 0
+        if summary["failed"]:
+            log.warning("some manuals failed; serving the rest")
+        return serve(settings)
+    finally:
+        stop_embedded(settings)
 
 
 if __name__ == "__main__":

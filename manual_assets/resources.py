@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 from sqlalchemy import Engine
@@ -131,8 +131,8 @@ class EvalResource(dg.ConfigurableResource):
 
     golden_set: str
     top_k: int = 5
-    min_score: float = 0.3
-    mode: str = "hybrid"
+    min_score: float = 0.4
+    mode: Literal["hybrid", "dense"] = "hybrid"
     min_hit_at_5: float = 0.8
 
 

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from manual_assets.jobs import ingest_manual_job
-from manual_assets.partitions import manual_partitions
+from manual_assets.partitions import MANUALS, manual_partitions
 from manual_assets.resources import CatalogResource, ManualSourceResource
 from manualqa.documents import content_hash
 from manualqa.sources import SourceError
@@ -31,7 +31,7 @@ def manual_source_sensor(
         refs = connector.discover()
     except SourceError as exc:
         return dg.SkipReason(f"source unavailable: {exc}")
-    known = set(context.instance.get_dynamic_partitions(manual_partitions.name))
+    known = set(context.instance.get_dynamic_partitions(MANUALS))
     new_keys = sorted(r.key for r in refs if r.key not in known)
     runs = []
     with catalog_db.session() as session:

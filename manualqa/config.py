@@ -93,7 +93,7 @@ class IndexSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense"] = "hybrid"
     top_k: int = Field(5, ge=1, le=8)
-    min_score: float = Field(0.3, ge=-1.0, le=1.0)
+    min_score: float = Field(0.4, ge=-1.0, le=1.0)
 
 
 class EvalSettings(BaseModel):

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 def build_state(settings: Settings) -> AppState:
     llm = LLMClient(settings.llm, settings.embedding)
     llm.embed(["warm-up"])  # load the embedding model before the first request
-    index = QdrantSnapshotReader(settings.state_path(settings.index.path), settings.index.collection)
+    index = QdrantSnapshotReader(
+        settings.state_path(settings.index.path), settings.index.collection
+    )
     if not index.refresh():
         log.warning("no index snapshot published yet; /readyz stays 503 until one is")
     retriever = Retriever(llm, index, default_token_counter().ids, mode=settings.retrieval.mode)

@@ -38,8 +38,8 @@ def resolve_database_url(settings: Settings) -> str:
     """The catalog's SQLAlchemy URL (`postgresql+psycopg://...`).
 
     `settings.database_url` when set; otherwise the embedded server under
-    `settings.postgres.data_dir` inside `data_dir` (started if it is not running yet) and its database
-    `settings.postgres.database` (created if missing).
+    `settings.postgres.data_dir` inside `data_dir` (started if it is not running yet) and
+    its database `settings.postgres.database` (created if missing).
     """
     if settings.database_url is not None:
         return normalize_url(settings.database_url.get_secret_value())
@@ -59,13 +59,17 @@ def normalize_url(url: str) -> str:
     return render_url(parsed.set(drivername=SQLALCHEMY_DRIVER))
 
 
-def dagster_storage_url(url: str) -> str:
-    """The same database as a `postgres_url` for dagster-postgres (psycopg2 driver).
+def dagster_storage_url(url: str, database: str | None = None) -> str:
+    """A `postgres_url` for dagster-postgres (psycopg2 driver) on the same server.
 
     dagster-postgres 0.29 breaks on psycopg 3, and a unix socket folder can only be given
     as the `host` query parameter: `postgresql+psycopg2://user:@/db?host=/socket/dir`.
+    Dagster keeps its own Alembic history, so give it its own `database` on the server.
     """
-    return render_url(make_url(url).set(drivername=DAGSTER_DRIVER))
+    parsed = make_url(url).set(drivername=DAGSTER_DRIVER)
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return render_url(parsed)
 
 
 def render_url(url: URL) -> str:

@@ -56,7 +56,9 @@ class RedisCache:
 
     def get(self, key: str) -> str | None:
         value = self._client.get(key)
-        return value.decode() if isinstance(value, bytes) else value
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     def set(self, key: str, value: str) -> None:
         self._client.set(key, value, ex=self._ttl)

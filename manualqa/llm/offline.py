@@ -19,7 +19,7 @@ from litellm.types.utils import (
     Usage,
 )
 
-from manualqa.llm.extractive import answer_extractively, content_terms
+from manualqa.llm.extractive import DEFAULT_MIN_COVERAGE, answer_extractively, content_terms
 from manualqa.llm.local_embedder import shared_minilm
 from manualqa.prompts import parse_answer_prompt
 
@@ -40,7 +40,7 @@ class OfflineProvider(CustomLLM):
         question, passages = parse_answer_prompt(user)
         params = kwargs.get("optional_params") or {}
         answer = answer_extractively(
-            question, passages, min_coverage=float(params.get("min_coverage", 0.5))
+            question, passages, min_coverage=float(params.get("min_coverage", DEFAULT_MIN_COVERAGE))
         )
         prompt_tokens = sum(len(content_terms(str(m["content"]))) for m in messages)
         completion_tokens = len(answer.text.split())
