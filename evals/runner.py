@@ -67,7 +67,7 @@ def evaluate_question(
     ranked = [Located(h.manual_key, h.page, h.page_end) for h in answer.passages] or [
         Located(h.manual_key, h.page, h.page_end) for h in retriever.search(q.question, top_k)
     ]
-    cited = [Located(c.manual_key, c.page, c.page) for c in answer.citations]
+    cited = [Located(c.manual_key, c.page, c.page_end) for c in answer.citations]
     return QuestionResult(
         id=q.id,
         answerable=q.answerable,

@@ -23,6 +23,7 @@ class Citation:
     vendor: str
     product: str
     page: int | None
+    page_end: int | None  # a passage may run onto the next page
     page_label: str | None
     section: str
     source: str
@@ -50,6 +51,7 @@ def _citation(number: int, hit: Hit) -> Citation:
         vendor=hit.vendor,
         product=hit.product,
         page=hit.page,
+        page_end=hit.page_end,
         page_label=hit.page_label,
         section=hit.section,
         source=hit.file_name or hit.source_uri,

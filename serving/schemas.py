@@ -51,7 +51,8 @@ class CitationOut(BaseModel):
     title: str
     vendor: str
     product: str
-    page: int | None
+    page: int | None = Field(description="First page of the cited passage (PDF, 1-based).")
+    page_end: int | None = Field(description="Last page of the cited passage.")
     page_label: str | None
     section: str
     source: str

@@ -165,6 +165,6 @@ def test_eval_scores_are_computed_for_a_week(demo_pipeline):
 def test_every_asset_has_a_freshness_policy_and_description(asset_name):
     from manual_assets.definitions import defs
 
-    spec = next(s for s in defs.get_all_asset_specs() if s.key.to_user_string() == asset_name)
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key.to_user_string() == asset_name)
     assert spec.freshness_policy is not None
     assert spec.description

@@ -37,7 +37,7 @@ hyphen), a line that starts in lower case joined to the previous one, as are
 a bare list marker ("3.") and the line after it and a stray punctuation line,
 dot leaders of tables of contents shortened, space runs collapsed, blank-line
 paragraph breaks kept, and running headers/footers dropped: a line among the
-first or last two of a page whose text (digits ignored, so page numbers
+first or last four of a page whose text (digits ignored, so page numbers
 count as one line) recurs there on more than half of the pages of a document
 of at least three pages.
 """
@@ -69,7 +69,7 @@ __all__ = ["clean_page_texts", "extract_pdf"]
 
 log = logging.getLogger(__name__)
 
-RUNNING_LINE_ZONE = 2
+RUNNING_LINE_ZONE = 4  # two-line headers plus a footer that extraction puts first
 HEADING_SIZE_RATIO = 1.15
 HEADING_SIZE_MIN_DELTA = 1.0
 HEADING_MAX_WORDS = 18

@@ -36,6 +36,7 @@ def ask(body: AskRequest, state: StateDep) -> AskResponse:
                 vendor=c.vendor,
                 product=c.product,
                 page=c.page,
+                page_end=c.page_end,
                 page_label=c.page_label,
                 section=c.section,
                 source=c.source,
