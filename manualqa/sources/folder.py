@@ -15,11 +15,13 @@ MANIFEST = "MANIFEST.csv"
 
 
 class FolderConnector:
-    """Every supported file directly in `root` is a manual.
+    """The manuals in one folder.
 
-    A `MANIFEST.csv` beside the files (columns `file`, and any of `key`, `vendor`,
-    `product`, `title`, `license`, `source`/`source_repo`, `is_public`) supplies
-    catalog metadata; files it does not list get defaults and a key from their stem.
+    With a `MANIFEST.csv` (columns `file`, and any of `key`, `vendor`, `product`,
+    `title`, `license`, `is_public`), the manifest is the list: it supplies catalog
+    metadata, and files it does not name (a README, say) are skipped with a log line.
+    Without one, every supported file directly in the folder is a manual, with
+    defaults and a key from its file stem.
     """
 
     name = "folder"
@@ -53,7 +55,13 @@ class FolderConnector:
             media_type = media_type_for(path.name)
             if not path.is_file() or media_type is None:
                 continue
+            if manifest and path.name not in manifest:
+                log.info("%s is not in %s; skipped", path.name, MANIFEST)
+                continue
             refs.append(self._ref(path, media_type, manifest.get(path.name, {})))
+        missing = sorted(set(manifest) - {ref.file_name for ref in refs})
+        if missing:
+            log.warning("%s lists files that are not in %s: %s", MANIFEST, self.root, missing)
         keys = [ref.key for ref in refs]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
