@@ -136,7 +136,14 @@ def wait_http(url: str, timeout_s: float) -> bool:
     return False
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(settings: Settings) -> int:
+    # Stop on Ctrl-C and on SIGTERM alike, also when started where SIGINT is ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     python = sys.executable
     dagster_cmd = [
@@ -173,7 +180,6 @@ def serve(settings: Settings) -> int:
             log.error("the API or the Dagster UI did not come up; see the output above")
             return 1
         print(banner(settings, ui, api), flush=True)  # noqa: T201 - the command's own output
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(1)
         return 1

@@ -74,6 +74,9 @@ def test_search_filters_by_vendor_product_and_visibility(tmp_path):
 
     hits = reader.search(_unit(1), None, 8, SearchFilters(product="ac 300"))
     assert {h.manual_key for h in hits} == {"b"}
+    assert reader.search(_unit(1), None, 8, SearchFilters(product="AC-30")) == []
+    acme = reader.search(_unit(1), None, 8, SearchFilters(vendor="ACME"))
+    assert {h.manual_key for h in acme} == {"a", "b"}
     assert hits[0].score == pytest.approx(1.0)
     assert hits[0].page == 2
     assert reader.search(_unit(1), None, 8, SearchFilters(vendor="Other Co")) == []

@@ -73,7 +73,8 @@ class IndexPoint:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Vendor and product match by slug, so "Acme Appliances" == "acme-appliances"."""
+    """Vendor and product match whole words in order, ignoring case and punctuation:
+    "AC-300" selects "PureAir AC-300 Air Purifier", "acme" selects "Acme Appliances"."""
 
     vendor: str | None = None
     product: str | None = None

@@ -266,9 +266,9 @@ def _search_filter(filters: SearchFilters) -> models.Filter | None:
         ("vendor_slug", filters.vendor),
         ("product_slug", filters.product),
     ):
-        if value:
+        if value:  # whole words in order: "AC-300" matches "PureAir AC-300 Air Purifier"
             must.append(
-                models.FieldCondition(key=field, match=models.MatchValue(value=slugify(value)))
+                models.FieldCondition(key=field, match=models.MatchPhrase(phrase=slugify(value)))
             )
     if filters.manual_key:
         must.append(
