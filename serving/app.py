@@ -32,7 +32,9 @@ def build_state(settings: Settings) -> AppState:
     if not index.refresh():
         log.warning("no index snapshot published yet; /readyz stays 503 until one is")
     retriever = Retriever(llm, index, default_token_counter().ids, mode=settings.retrieval.mode)
-    engine = db.make_engine(db.resolve_database_url(settings))
+    url = db.resolve_database_url(settings)
+    db.migrate(url)  # a no-op at head; serialised across processes by an advisory lock
+    engine = db.make_engine(url)
     return AppState(settings=settings, llm=llm, index=index, retriever=retriever, engine=engine)
 
 
