@@ -54,7 +54,7 @@ def _citation(number: int, hit: Hit) -> Citation:
         page_end=hit.page_end,
         page_label=hit.page_label,
         section=hit.section,
-        source=hit.file_name or hit.source_uri,
+        source=hit.source,
         chunk_id=hit.chunk_id,
         score=hit.score,
     )

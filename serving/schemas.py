@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 MAX_TOP_K = 8
+# Library objects call a manual's key `manual_key`; the API calls it `manual_id`.
+MANUAL_ID = Field(validation_alias=AliasChoices("manual_id", "manual_key"))
 
 
 class _Request(BaseModel):
@@ -24,9 +26,11 @@ class AskRequest(_Request):
 
 
 class SearchResult(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     text: str
     score: float = Field(description="Cosine similarity between the query and the passage.")
-    manual_id: str
+    manual_id: str = MANUAL_ID
     title: str
     vendor: str
     product: str
@@ -46,8 +50,10 @@ class SearchResponse(BaseModel):
 
 
 class CitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     number: int = Field(description="The [n] marker in the answer text.")
-    manual_id: str
+    manual_id: str = MANUAL_ID
     title: str
     vendor: str
     product: str

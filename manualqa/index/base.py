@@ -100,6 +100,11 @@ class Hit:
     source_uri: str
     license: str
 
+    @property
+    def source(self) -> str:
+        """What a reader opens: the manual's file name, or its URI when it has none."""
+        return self.file_name or self.source_uri
+
     @classmethod
     def from_payload(cls, payload: dict[str, object], score: float) -> Hit:
         p = payload

@@ -28,22 +28,7 @@ def ask(body: AskRequest, state: StateDep) -> AskResponse:
         question=answer.question,
         answer=answer.text,
         abstained=answer.abstained,
-        citations=[
-            CitationOut(
-                number=c.number,
-                manual_id=c.manual_key,
-                title=c.title,
-                vendor=c.vendor,
-                product=c.product,
-                page=c.page,
-                page_end=c.page_end,
-                page_label=c.page_label,
-                section=c.section,
-                source=c.source,
-                score=round(c.score, 4),
-            )
-            for c in answer.citations
-        ],
+        citations=[CitationOut.model_validate(c) for c in answer.citations],
         model=answer.model,
         cached=answer.cached,
         cost_usd=answer.cost_usd,
