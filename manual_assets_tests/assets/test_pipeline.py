@@ -127,6 +127,11 @@ def test_sensor_adds_partitions_and_runs_only_new_or_changed_manuals(
     (folder / "new-vendor__gizmo__guide.md").write_text(
         "# Gizmo guide\n\n## 1 Start\n\nPress Go.\n"
     )
+    (folder / "ignored-notes.md").write_text("# Not in the manifest, so not a manual\n")
+    with (folder / "MANIFEST.csv").open("a") as manifest:
+        manifest.write(
+            "new-vendor__gizmo__guide.md,,New Vendor,Gizmo,Gizmo guide,CC0-1.0,test,true\n"
+        )
     instance.add_dynamic_partitions("manuals", added)
     with dg.build_sensor_context(
         instance=instance, resources=resources, cursor=first.cursor
