@@ -33,6 +33,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     TOKENIZERS_PARALLELISM=false \
     MANUALQA_ENVIRONMENT=production \
+    MANUALQA_HOME=/app \
     MANUALQA_DATA_DIR=/data \
     MANUALQA_SERVING__HOST=0.0.0.0 \
     DAGSTER_HOME=/data/dagster_home

@@ -21,7 +21,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where config.yaml, workspace.yaml and relative paths are found: the checkout, or
+# MANUALQA_HOME for an installed package (the container sets it to /app).
+PROJECT_ROOT = Path(os.environ.get("MANUALQA_HOME") or Path(__file__).resolve().parent.parent)
 CONFIG_ENV = "MANUALQA_CONFIG"
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", "todo"}
 
