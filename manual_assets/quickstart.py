@@ -10,6 +10,7 @@ eval asset into the real Dagster instance, then serves the Dagster UI and the AP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -169,9 +170,11 @@ def serve(settings: Settings) -> int:
         "--port",
         str(settings.serving.port),
     ]
+    # Each child leads its own process group, so stopping it reaches the processes it
+    # starts (Dagster's webserver, daemon and code servers) as well.
     children = [
-        subprocess.Popen(dagster_cmd, cwd=PROJECT_ROOT, env=env),
-        subprocess.Popen(api_cmd, cwd=PROJECT_ROOT, env=env),
+        subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, start_new_session=True)
+        for cmd in (dagster_cmd, api_cmd)
     ]
     api = f"http://{settings.serving.host}:{settings.serving.port}"
     ui = f"http://{settings.dagster.host}:{settings.dagster.port}"
@@ -186,13 +189,23 @@ def serve(settings: Settings) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_children(children)
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], grace_s: float = 30.0) -> None:
+    """SIGINT each child's process group (the graceful path of `dagster dev` and uvicorn),
+    then SIGKILL whatever is left of a group after `grace_s`."""
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            log.warning("process group %d did not stop in %.0f s; killing it", child.pid, grace_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
 
 
 def banner(settings: Settings, ui: str, api: str) -> str:
