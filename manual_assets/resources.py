@@ -97,7 +97,7 @@ class LLMResource(dg.ConfigurableResource):
     answer_model: str
     embedding_model: str
     embedding_dimension: int = 384
-    embedding_batch_size: int = 32
+    embedding_batch_size: int = 128
     cache: str = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 

@@ -69,7 +69,7 @@ class ChunkingSettings(BaseModel):
 class EmbeddingSettings(BaseModel):
     model: str = "manualqa/all-MiniLM-L6-v2"
     dimension: int = 384
-    batch_size: int = Field(32, ge=1, le=1024)
+    batch_size: int = Field(128, ge=1, le=2048)  # texts per LiteLLM call
     api_base: str | None = None
 
 

@@ -26,6 +26,7 @@ from manualqa.prompts import parse_answer_prompt
 PROVIDER = "manualqa"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EXTRACTIVE_MODEL = "extractive"
+MODEL_BATCH = 32  # texts per forward pass; a LiteLLM call may carry several batches
 
 
 class OfflineProvider(CustomLLM):
@@ -69,7 +70,7 @@ class OfflineProvider(CustomLLM):
         if model != EMBEDDING_MODEL:
             raise ValueError(f"the offline provider has no embedding model {model!r}")
         texts = [str(t) for t in kwargs["input"]]
-        vectors = shared_minilm().encode(texts, batch_size=max(1, len(texts)))
+        vectors = shared_minilm().encode(texts, batch_size=MODEL_BATCH)
         response: EmbeddingResponse = kwargs["model_response"]
         response.model = f"{PROVIDER}/{model}"
         response.data = [
