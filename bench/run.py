@@ -29,6 +29,7 @@ from manualqa.extraction import extract_manual
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
 from manualqa.llm.local_embedder import shared_minilm
+from manualqa.llm.offline import MODEL_BATCH
 from manualqa.retrieval import Retriever
 from manualqa.sources import FolderConnector
 from manualqa.tokens import default_token_counter
@@ -70,7 +71,7 @@ def bench_embedding(folder: Path, llm: LLMClient) -> dict[str, float]:
     ours = time.perf_counter() - started
     model = shared_minilm()
     started = time.perf_counter()
-    model.encode(texts, batch_size=settings.embedding.batch_size)
+    model.encode(texts, batch_size=MODEL_BATCH)  # the same passes the provider runs
     direct = time.perf_counter() - started
     return {
         "chunks": len(texts),
