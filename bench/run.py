@@ -26,11 +26,10 @@ from evals.golden import load_golden_set
 from manualqa.chunking import chunk_manual
 from manualqa.config import PROJECT_ROOT, get_settings
 from manualqa.extraction import extract_manual
-from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
 from manualqa.llm.local_embedder import shared_minilm
 from manualqa.llm.offline import MODEL_BATCH
-from manualqa.retrieval import Retriever
+from manualqa.retrieval import open_retriever
 from manualqa.sources import FolderConnector
 from manualqa.tokens import default_token_counter
 
@@ -90,13 +89,10 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def bench_retrieval(llm: LLMClient, questions: list[str], rounds: int) -> dict[str, object]:
-    settings = get_settings()
-    reader = QdrantSnapshotReader(
-        settings.state_path(settings.index.path), settings.index.collection
-    )
+    retriever, reader = open_retriever(get_settings(), llm)
     out: dict[str, object] = {"points": reader.count()}
     for mode in ("dense", "hybrid"):
-        retriever = Retriever(llm, reader, default_token_counter().ids, mode=mode)  # type: ignore[arg-type]
+        retriever.mode = mode  # type: ignore[assignment]
         samples = []
         for _ in range(rounds):
             for q in questions:

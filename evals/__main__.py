@@ -11,10 +11,8 @@ from pathlib import Path
 from evals.golden import load_golden_set
 from evals.runner import run_golden_set
 from manualqa.config import get_settings
-from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
-from manualqa.retrieval import Retriever
-from manualqa.tokens import default_token_counter
+from manualqa.retrieval import open_retriever
 
 
 def main() -> None:
@@ -24,10 +22,7 @@ def main() -> None:
     parser.add_argument("--failures", action="store_true", help="also list failed questions")
     args = parser.parse_args()
     llm = LLMClient(settings.llm, settings.embedding)
-    reader = QdrantSnapshotReader(
-        settings.state_path(settings.index.path), settings.index.collection
-    )
-    retriever = Retriever(llm, reader, default_token_counter().ids, mode=settings.retrieval.mode)
+    retriever, reader = open_retriever(settings, llm)
     report = run_golden_set(
         load_golden_set(settings.resolve(args.golden_set)),
         retriever,

@@ -61,13 +61,8 @@ def stale_manuals(connector: FolderConnector, url: str, keys: list[str]) -> list
     stale = []
     with db.session_scope(engine) as session:
         for key in keys:
-            manual = catalog.get_manual(session, key)
             _, data = connector.fetch(key)
-            if (
-                manual is None
-                or manual.status != "indexed"
-                or manual.content_hash != content_hash(data)
-            ):
+            if not catalog.is_indexed(session, key, content_hash(data)):
                 stale.append(key)
     engine.dispose()
     return stale

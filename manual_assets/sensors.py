@@ -22,9 +22,9 @@ def manual_source_sensor(
     source: ManualSourceResource,
     catalog_db: CatalogResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    """Adds a partition per new manual and requests a run when a manual's bytes differ from
-    what the catalog holds. The cursor keeps each file's cheap change marker, so unchanged
-    files are not re-read."""
+    """Adds a partition per new manual and requests a run when the catalog does not hold a
+    manual indexed at its current bytes. The cursor keeps each file's cheap change marker,
+    so unchanged files are not re-read."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     connector = source.connector()
     try:
@@ -39,8 +39,7 @@ def manual_source_sensor(
             if seen.get(ref.key) == ref.version_token:
                 continue
             _, data = connector.fetch(ref.key)
-            manual = catalog.get_manual(session, ref.key)
-            if manual is None or manual.content_hash != content_hash(data):
+            if not catalog.is_indexed(session, ref.key, content_hash(data)):
                 runs.append(
                     dg.RunRequest(partition_key=ref.key, run_key=f"{ref.key}:{ref.version_token}")
                 )

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from manualqa.config import Settings
 from manualqa.index.base import Hit, IndexReader, SearchFilters, sparse_from_token_ids
+from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
+from manualqa.tokens import default_token_counter
 
 MAX_QUERY_CHARS = 2000
 
@@ -22,6 +25,16 @@ def check_query(query: str) -> str:
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is longer than {MAX_QUERY_CHARS} characters")
     return query
+
+
+def open_retriever(settings: Settings, llm: LLMClient) -> tuple[Retriever, QdrantSnapshotReader]:
+    """The configured index opened at its published snapshot, and a retriever over it."""
+    reader = QdrantSnapshotReader(
+        settings.state_path(settings.index.path), settings.index.collection
+    )
+    reader.refresh()
+    retriever = Retriever(llm, reader, default_token_counter().ids, mode=settings.retrieval.mode)
+    return retriever, reader
 
 
 class Retriever:

@@ -12,10 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from manualqa.config import Settings, get_settings
-from manualqa.index.qdrant_local import IndexNotPublished, QdrantSnapshotReader
+from manualqa.index.qdrant_local import IndexNotPublished
 from manualqa.llm import LLMClient
-from manualqa.retrieval import QueryError, Retriever
-from manualqa.tokens import default_token_counter
+from manualqa.retrieval import QueryError, open_retriever
 from serving.routers import ask, health, search
 from serving.state import AppState
 from sql import db
@@ -26,12 +25,9 @@ log = logging.getLogger(__name__)
 def build_state(settings: Settings) -> AppState:
     llm = LLMClient(settings.llm, settings.embedding)
     llm.embed(["warm-up"])  # load the embedding model before the first request
-    index = QdrantSnapshotReader(
-        settings.state_path(settings.index.path), settings.index.collection
-    )
-    if not index.refresh():
+    retriever, index = open_retriever(settings, llm)
+    if index.version is None:
         log.warning("no index snapshot published yet; /readyz stays 503 until one is")
-    retriever = Retriever(llm, index, default_token_counter().ids, mode=settings.retrieval.mode)
     url = db.resolve_database_url(settings)
     db.migrate(url)  # a no-op at head; serialised across processes by an advisory lock
     engine = db.make_engine(url)

@@ -363,6 +363,12 @@ def get_manual(session: Session, key: str) -> ManualRecord | None:
     return ManualRecord(**row._mapping) if row is not None else None
 
 
+def is_indexed(session: Session, key: str, content_hash: str) -> bool:
+    """Whether the catalog holds `key` fully indexed at exactly these bytes."""
+    manual = get_manual(session, key)
+    return manual is not None and manual.status == "indexed" and manual.content_hash == content_hash
+
+
 def list_manuals(
     session: Session,
     *,
