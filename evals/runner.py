@@ -86,8 +86,8 @@ def run_golden_set(
     questions: list[GoldenQuestion],
     retriever: Retriever,
     llm: LLMClient,
-    top_k: int = 5,
-    min_score: float = 0.4,
+    top_k: int,
+    min_score: float,
 ) -> EvalReport:
     """Score every question; `scores` holds the aggregate metrics."""
     results = [evaluate_question(q, retriever, llm, top_k, min_score) for q in questions]

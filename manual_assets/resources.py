@@ -1,7 +1,8 @@
 """Thin `ConfigurableResource` wrappers over `manualqa` and `sql`.
 
-Their fields come from `Settings` through `build_resources`, so environments
-differ only in configuration; nothing here starts a server at import.
+Their fields come from `Settings` through `build_resources` and carry no defaults of
+their own, so a value is set only in `Settings` (and `config.yaml` over it); nothing
+here starts a server at import.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class ManualSourceResource(dg.ConfigurableResource):
     """The folder connector (vendor API, webhook and crawl connectors come next)."""
 
     folder: str
-    default_vendor: str = "unknown"
-    default_license: str = "unknown"
+    default_vendor: str
+    default_license: str
 
     def connector(self) -> FolderConnector:
         return FolderConnector(Path(self.folder), self.default_vendor, self.default_license)
@@ -53,9 +54,9 @@ class ObjectStoreResource(dg.ConfigurableResource):
 class ChunkerResource(dg.ConfigurableResource):
     """Chunk size limits, counted in the embedding model's tokens."""
 
-    max_tokens: int = 200
-    overlap_tokens: int = 32
-    min_tokens: int = 8
+    max_tokens: int
+    overlap_tokens: int
+    min_tokens: int
 
     def settings(self) -> ChunkingSettings:
         return ChunkingSettings(
@@ -70,8 +71,8 @@ class CatalogResource(dg.ConfigurableResource):
     run config), else the embedded server under `postgres_data_dir`."""
 
     postgres_data_dir: str
-    database: str = "manualqa"
-    config_version: str = "1"
+    database: str
+    config_version: str
 
     def engine(self) -> Engine:
         settings = Settings(
@@ -96,10 +97,10 @@ class LLMResource(dg.ConfigurableResource):
 
     answer_model: str
     embedding_model: str
-    embedding_dimension: int = 384
-    embedding_batch_size: int = 128
-    cache: str = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    embedding_dimension: int
+    embedding_batch_size: int
+    cache: str
+    redis_url: str
 
     def client(self) -> LLMClient:
         """A process-wide client per configuration (the embedding model loads once)."""
@@ -130,18 +131,18 @@ class EvalResource(dg.ConfigurableResource):
     """Which golden set to score and how retrieval runs for it."""
 
     golden_set: str
-    top_k: int = 5
-    min_score: float = 0.4
-    mode: Literal["hybrid", "dense"] = "hybrid"
-    min_hit_at_5: float = 0.8
+    top_k: int
+    min_score: float
+    mode: Literal["hybrid", "dense"]
+    min_hit_at_5: float
 
 
 class VectorIndexResource(dg.ConfigurableResource):
     """Qdrant local mode, published as snapshots the API hot-reloads."""
 
     path: str
-    collection: str = "manual_chunks"
-    dimension: int = 384
+    collection: str
+    dimension: int
 
     def writer(self) -> QdrantSnapshotWriter:
         return QdrantSnapshotWriter(Path(self.path), self.collection, self.dimension)
