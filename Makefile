@@ -33,7 +33,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy manualqa sql manual_assets serving evals
+	$(VENV)/bin/mypy manualqa sql manual_assets serving evals cli
 	$(VENV)/bin/hadolint Dockerfile
 
 bench: install

@@ -7,11 +7,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "manualqa": {"dagster", "fastapi", "sql", "manual_assets", "serving", "evals"},
-    "sql": {"dagster", "fastapi", "manual_assets", "serving", "evals"},
-    "evals": {"dagster", "fastapi", "manual_assets", "serving", "sql"},
-    "serving": {"dagster", "manual_assets", "evals"},
-    "manual_assets": {"serving", "fastapi"},
+    "manualqa": {"dagster", "fastapi", "sql", "manual_assets", "serving", "evals", "cli"},
+    "sql": {"dagster", "fastapi", "manual_assets", "serving", "evals", "cli"},
+    "evals": {"dagster", "fastapi", "manual_assets", "serving", "sql", "cli"},
+    "serving": {"dagster", "manual_assets", "evals", "cli"},
+    "manual_assets": {"serving", "fastapi", "cli"},
 }
 
 

@@ -82,6 +82,9 @@ def test_search_filters_by_vendor_product_and_visibility(tmp_path):
     assert reader.search(_unit(1), None, 8, SearchFilters(vendor="Other Co")) == []
     everything = reader.search(_unit(1), None, 20, SearchFilters(public_only=False))
     assert {h.manual_key for h in everything} == {"a", "b", "s"}
+    chosen = reader.search(_unit(1), None, 20, SearchFilters(manual_keys=("a", "s")))
+    assert {h.manual_key for h in chosen} == {"a"}  # "s" is not public
+    assert reader.search(_unit(1), None, 20, SearchFilters(manual_keys=())) == []
 
 
 def test_hybrid_search_fuses_sparse_matches_and_reports_cosine(tmp_path):

@@ -74,11 +74,13 @@ class IndexPoint:
 @dataclass(frozen=True)
 class SearchFilters:
     """Vendor and product match whole words in order, ignoring case and punctuation:
-    "AC-300" selects "PureAir AC-300 Air Purifier", "acme" selects "Acme Appliances"."""
+    "AC-300" selects "PureAir AC-300 Air Purifier", "acme" selects "Acme Appliances".
+    `manual_keys` keeps only those manuals; an empty tuple matches nothing."""
 
     vendor: str | None = None
     product: str | None = None
     manual_key: str | None = None
+    manual_keys: tuple[str, ...] | None = None  # any of these manuals (a product's editions)
     public_only: bool = True
 
 

@@ -276,6 +276,12 @@ def _search_filter(filters: SearchFilters) -> models.Filter | None:
                 key="manual_key", match=models.MatchValue(value=filters.manual_key)
             )
         )
+    if filters.manual_keys is not None:
+        must.append(
+            models.FieldCondition(
+                key="manual_key", match=models.MatchAny(any=list(filters.manual_keys))
+            )
+        )
     if filters.public_only:
         must.append(models.FieldCondition(key="is_public", match=models.MatchValue(value=True)))
     return models.Filter(must=must) if must else None

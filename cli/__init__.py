@@ -1,0 +1,1 @@
+"""The `manualqa` console script: thin commands over `manualqa` and `sql`."""
