@@ -133,6 +133,10 @@ class Connector(Protocol):
         """
         ...
 
+    def settled(self, ref: ManualRef) -> None:
+        """The outcome of `ref` is stored durably; a push source drops it from its inbox."""
+        ...
+
 
 def discover_all(
     connector: Connector, cursor: str | None = None

@@ -362,3 +362,6 @@ class CrawlConnector:
         ):
             return Unchanged(ref, validators, "same normalised text")
         return Fetched(ref, response.content, validators)
+
+    def settled(self, ref: ManualRef) -> None:
+        """Nothing to release: a pull source keeps no queue."""

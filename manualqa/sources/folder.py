@@ -122,6 +122,17 @@ class FolderConnector:
                 return ref
         raise SourceError(f"manual {key!r} is no longer in {self.root}")
 
+    def read(self, key: str) -> tuple[ManualRef, bytes]:
+        """The current ref and bytes of the manual `key`, unconditionally.
+
+        Raises:
+            SourceError: no file in the folder has this key any more.
+        """
+        ref = self.ref(key)
+        fetched = self.fetch(ref)
+        assert isinstance(fetched, Fetched)  # nothing held, so never Unchanged
+        return ref, fetched.data
+
     def fetch(self, ref: ManualRef, held: Validators | None = None) -> FetchResult:
         path = Path(ref.uri)
         try:
@@ -166,6 +177,9 @@ class FolderConnector:
             )
         except GovernanceError as exc:
             raise SourceError(f"{MANIFEST} row for {path.name}: {exc}") from exc
+
+    def settled(self, ref: ManualRef) -> None:
+        """Nothing to release: a pull source keeps no queue."""
 
 
 def _token(mtime_ns: int, size: int) -> str:

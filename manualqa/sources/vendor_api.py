@@ -269,3 +269,6 @@ class VendorApiConnector:
         if response.status != 200:
             raise SourceError(f"{ref.uri} answered {response.status}")
         return Fetched(ref, response.content, validators)
+
+    def settled(self, ref: ManualRef) -> None:
+        """Nothing to release: a pull source keeps no queue."""
