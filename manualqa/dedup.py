@@ -17,6 +17,9 @@ from datasketch import MinHash, MinHashLSH
 from manualqa.config import DedupSettings
 from manualqa.inspection import normalise
 
+# Stored signatures are only comparable under the scheme that made them: name it.
+SCHEME = "affine32"
+
 
 def shingles(text: str, size: int) -> set[bytes]:
     """The set of `size`-word shingles of `text`, lower-cased."""
@@ -31,7 +34,7 @@ def signature(text: str, settings: DedupSettings) -> list[int]:
     grams = shingles(text, settings.shingle_words)
     if not grams:
         return []
-    minhash = MinHash(num_perm=settings.num_perm)
+    minhash = MinHash(num_perm=settings.num_perm, scheme=SCHEME)
     minhash.update_batch(list(grams))
     return [int(v) for v in minhash.hashvalues]
 
@@ -59,7 +62,9 @@ class NearDuplicateIndex:
     def _minhash(self, sig: Sequence[int]) -> MinHash:
         if len(sig) != self.settings.num_perm:
             raise ValueError(f"a signature has {len(sig)} values, not {self.settings.num_perm}")
-        return MinHash(num_perm=self.settings.num_perm, hashvalues=np.asarray(sig, np.uint64))
+        return MinHash(
+            num_perm=self.settings.num_perm, hashvalues=np.asarray(sig, np.uint64), scheme=SCHEME
+        )
 
     def add(self, key: str, sig: Sequence[int]) -> None:
         """Keep `key` as an original; an empty signature (no text) is never matched."""
