@@ -92,9 +92,11 @@ class S3ObjectStore:
         return True
 
     def get(self, key: str) -> bytes:
+        return self._get(check_key(key))
+
+    def _get(self, key: str) -> bytes:
         from botocore.exceptions import ClientError
 
-        check_key(key)
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
@@ -106,7 +108,7 @@ class S3ObjectStore:
     def metadata(self, key: str) -> dict[str, Any]:
         check_key(key)
         try:
-            return dict(json.loads(self.get(key + META_SUFFIX)))
+            return dict(json.loads(self._get(key + META_SUFFIX)))
         except ObjectStoreError:
             return {}
 
