@@ -19,6 +19,7 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    target: str = ""  # the request target as sent: path and encoded query
     at: float = field(default_factory=time.monotonic)
 
 
@@ -56,6 +57,7 @@ def _handler_class(server: Server) -> type[BaseHTTPRequestHandler]:
                 parse_qs(parts.query),
                 {k.lower(): v for k, v in self.headers.items()},
                 body,
+                self.path,
             )
             server.log.append(request)
             handler = server.routes.get(parts.path)
