@@ -13,8 +13,7 @@ import pytest
 from manual_assets_tests.http_servers import Reply, Request, Server, http_server
 from manual_assets_tests.manualqa.conftest import PdfSpec, build_pdf
 from manualqa.config import HttpClientSettings, LicenseDefaults, VendorApiSourceSettings
-from manualqa.sources import Fetched, SourceError, Unchanged, discover_all, source_key
-from manualqa.sources import signing
+from manualqa.sources import Fetched, SourceError, Unchanged, discover_all, signing, source_key
 from manualqa.sources.vendor_api import VendorApiConnector
 
 SECRET = "api-hmac-secret"

@@ -85,8 +85,8 @@ class LicenseIn(BaseModel):
     expires_at: str | None = None
 
 
-class WebhookDocument(BaseModel):
-    """The body of a delivery."""
+class DocumentInfo(BaseModel):
+    """What a delivery says about its document."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -99,6 +99,11 @@ class WebhookDocument(BaseModel):
     is_public: bool = True
     license: LicenseIn | None = None
     url: str | None = Field(None, pattern=r"^https?://")
+
+
+class WebhookDocument(DocumentInfo):
+    """The body of a delivery: the document and its payload, a signed URL or the file."""
+
     content_base64: str | None = None
 
     @model_validator(mode="after")
@@ -116,7 +121,7 @@ class InboxItem:
     item_id: str
     idempotency_key: str
     received_at: str
-    document: dict[str, Any]  # the WebhookDocument, without the inline content
+    document: dict[str, Any]  # a DocumentInfo: the delivery without the inline file
     content_key: str | None
 
     @property
@@ -274,7 +279,7 @@ class InboxConnector:
         return Discovery(refs=refs, cursor=None)
 
     def _ref(self, item: InboxItem) -> ManualRef:
-        doc = WebhookDocument.model_validate(item.document)
+        doc = DocumentInfo.model_validate(item.document)
         product = doc.product or doc.document_id
         ref = ManualRef(
             key=source_key(self.namespace, doc.document_id),
