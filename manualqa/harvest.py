@@ -80,13 +80,14 @@ class HarvestResult:
     error: str | None = None  # discovery itself failed
 
     def counts(self) -> dict[str, int]:
-        """discovered, fetched, and one count per outcome."""
+        """discovered, fetched, and one count per outcome (`duplicates` for duplicate)."""
         tally = Counter(item.outcome.value for item in self.items)
         fetched = sum(
             1 for item in self.items if item.content_hash is not None or item.outcome == "failed"
         )
         counts = {"discovered": len(self.items), "fetched": fetched}
         counts.update({outcome.value: tally.get(outcome.value, 0) for outcome in Outcome})
+        counts["duplicates"] = counts.pop(Outcome.DUPLICATE.value)
         return counts
 
     @property
