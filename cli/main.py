@@ -11,7 +11,9 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-COMMANDS: tuple[ModuleType, ...] = ()
+from cli import audit, license, quarantine, sources, store
+
+COMMANDS: tuple[ModuleType, ...] = (audit, license, quarantine, sources, store)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,7 +61,7 @@ def stale_manuals(connector: FolderConnector, url: str, keys: list[str]) -> list
     stale = []
     with db.session_scope(engine) as session:
         for key in keys:
-            _, data = connector.fetch(key)
+            _, data = connector.read(key)
             if not catalog.is_indexed(session, key, content_hash(data)):
                 stale.append(key)
     engine.dispose()
@@ -75,7 +75,7 @@ def materialize_all(settings: Settings, url: str) -> dict[str, object]:
         settings.sources.folder.default_vendor,
         settings.sources.folder.default_license,
     )
-    keys = [ref.key for ref in connector.discover()]
+    keys = [ref.key for ref in connector.list_all()]
     instance.add_dynamic_partitions(MANUALS, keys)
     resources = build_resources(settings)
     todo = stale_manuals(connector, url, keys)

@@ -28,7 +28,7 @@ def manual_source_sensor(
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     connector = source.connector()
     try:
-        refs = connector.discover()
+        refs = connector.list_all()
     except SourceError as exc:
         return dg.SkipReason(f"source unavailable: {exc}")
     known = set(context.instance.get_dynamic_partitions(MANUALS))
@@ -38,7 +38,7 @@ def manual_source_sensor(
         for ref in refs:
             if seen.get(ref.key) == ref.version_token:
                 continue
-            _, data = connector.fetch(ref.key)
+            _, data = connector.read(ref.key)
             if not catalog.is_indexed(session, ref.key, content_hash(data)):
                 runs.append(
                     dg.RunRequest(partition_key=ref.key, run_key=f"{ref.key}:{ref.version_token}")

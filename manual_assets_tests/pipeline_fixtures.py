@@ -63,7 +63,7 @@ def session_env(database_url: str) -> Iterator[pytest.MonkeyPatch]:
 def demo_pipeline(tmp_path_factory, database_url, session_env) -> Pipeline:
     """Every demo manual materialized through every stage (one Dagster run per partition)."""
     settings = pipeline_settings(tmp_path_factory.mktemp("state"), DEMO_MANUALS, database_url)
-    keys = [ref.key for ref in FolderConnector(DEMO_MANUALS).discover()]
+    keys = [ref.key for ref in FolderConnector(DEMO_MANUALS).list_all()]
     pipeline = Pipeline(settings, dg.DagsterInstance.ephemeral(), keys)
     for key in keys:
         result = pipeline.materialize(key)

@@ -29,7 +29,7 @@ def raw_manual(
 ) -> dg.MaterializeResult:
     """The manual's original bytes under `raw/`, with source, license and content hash."""
     key = context.partition_key
-    ref, data = source.connector().fetch(key)
+    ref, data = source.connector().read(key)
     sha = content_hash(data)
     obj = raw_key(key, sha, ref.file_name)
     fetched_at = datetime.now(UTC).isoformat()

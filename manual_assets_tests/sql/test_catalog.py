@@ -140,7 +140,7 @@ def test_quarantine_records_the_reason_and_a_later_success_clears_it(db_session:
     audit = db_session.execute(
         select(AuditLog.subject, AuditLog.detail).where(AuditLog.action == "manual.quarantined")
     ).one()
-    assert tuple(audit) == (KEY, {"reason": "pypdf: EOF marker not found"})
+    assert tuple(audit) == (KEY, {"reason": "pypdf: EOF marker not found", "code": "unreadable"})
 
     catalog.set_manual_status(db_session, KEY, ManualStatus.EXTRACTED)
     record = catalog.get_manual(db_session, KEY)
