@@ -11,7 +11,9 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-COMMANDS: tuple[ModuleType, ...] = ()
+from cli import sql
+
+COMMANDS: tuple[ModuleType, ...] = (sql,)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -67,10 +67,19 @@ class ChunkingSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
+    # litellm: any LiteLLM embedding model; tei: the model a Text Embeddings Inference
+    # server at `api_base` serves, called on its OpenAI-compatible /v1/embeddings route.
+    provider: Literal["litellm", "tei"] = "litellm"
     model: str = "manualqa/all-MiniLM-L6-v2"
     dimension: int = 384
     batch_size: int = Field(128, ge=1, le=2048)  # texts per LiteLLM call
     api_base: str | None = None
+
+    @model_validator(mode="after")
+    def _tei_needs_a_server(self) -> EmbeddingSettings:
+        if self.provider == "tei" and not self.api_base:
+            raise ValueError("embedding.provider tei needs embedding.api_base (http://host/v1)")
+        return self
 
 
 class LLMFallbackSettings(BaseModel):

@@ -58,3 +58,8 @@ class LLMCall:
     latency_ms: float
     client_id: str | None
     partition: str | None
+
+
+def add_costs(*costs: float | None) -> float | None:
+    """The total of several calls' costs, or None when any of them has no known price."""
+    return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)

@@ -26,7 +26,7 @@ from sql.allowlist import ALLOWED_FUNCTIONS, CatalogSchema, catalog_schema
 DIALECT = "postgres"
 MAX_TABLE_REFERENCES = 8
 MAX_STATEMENT_CHARS = 10_000
-_FORBIDDEN_NODES: tuple[tuple[type[exp.Expression], str], ...] = (
+_FORBIDDEN_NODES: tuple[tuple[type[exp.Expr], str], ...] = (
     (exp.Insert, "INSERT"),
     (exp.Update, "UPDATE"),
     (exp.Delete, "DELETE"),
@@ -90,7 +90,7 @@ def check_statement(
     try:
         qualified = qualify(
             tree,
-            schema=schema.types,
+            schema=dict(schema.types),
             dialect=DIALECT,
             validate_qualify_columns=True,
             quote_identifiers=True,
@@ -113,7 +113,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _parse_one(statement: str) -> exp.Expression:
+def _parse_one(statement: str) -> exp.Expr:
     try:
         trees = [t for t in sqlglot.parse(statement, read=DIALECT) if t is not None]
     except ParseError as exc:
@@ -123,17 +123,18 @@ def _parse_one(statement: str) -> exp.Expression:
         raise GuardRefusal(f"the statement does not parse: {_first_line(exc)}") from exc
     if len(trees) != 1:
         raise GuardRefusal(f"exactly one statement may run; this has {len(trees)}")
-    return trees[0]
+    tree = trees[0]
+    return tree
 
 
-def _refuse_forbidden_nodes(tree: exp.Expression) -> None:
+def _refuse_forbidden_nodes(tree: exp.Expr) -> None:
     for node in tree.walk():
         for kind, name in _FORBIDDEN_NODES:
             if isinstance(node, kind):
                 raise GuardRefusal(f"{name} is not allowed; only a read-only SELECT may run")
 
 
-def _check_ctes(tree: exp.Expression) -> None:
+def _check_ctes(tree: exp.Expr) -> None:
     for with_ in tree.find_all(exp.With):
         if with_.args.get("recursive"):
             raise GuardRefusal("recursive CTEs are not allowed")
@@ -142,7 +143,7 @@ def _check_ctes(tree: exp.Expression) -> None:
             raise GuardRefusal(f"the CTE {cte.alias!r} is not a SELECT")
 
 
-def _check_tables(tree: exp.Expression, schema: CatalogSchema) -> None:
+def _check_tables(tree: exp.Expr, schema: CatalogSchema) -> None:
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     tables = list(tree.find_all(exp.Table))
     if len(tables) > MAX_TABLE_REFERENCES:
@@ -160,7 +161,7 @@ def _check_tables(tree: exp.Expression, schema: CatalogSchema) -> None:
             raise GuardRefusal(f"the table {name!r} is not one text-to-SQL may read")
 
 
-def _check_joins(tree: exp.Expression) -> None:
+def _check_joins(tree: exp.Expr) -> None:
     for select in tree.find_all(exp.Select):
         for join in select.args.get("joins") or []:
             kind = (join.args.get("kind") or "").upper()
@@ -171,7 +172,7 @@ def _check_joins(tree: exp.Expression) -> None:
                 )
 
 
-def _check_functions(tree: exp.Expression) -> None:
+def _check_functions(tree: exp.Expr) -> None:
     for node in tree.walk():
         if not isinstance(node, exp.Func) or isinstance(
             node, exp.Binary | exp.Connector | exp.Predicate | exp.Exists | exp.Case | exp.If
@@ -186,7 +187,7 @@ def _check_functions(tree: exp.Expression) -> None:
             raise GuardRefusal(f"the function {name}() is not allowed")
 
 
-def _add_row_keys(tree: exp.Expression, schema: CatalogSchema) -> tuple[tuple[str, str, str], ...]:
+def _add_row_keys(tree: exp.Expr, schema: CatalogSchema) -> tuple[tuple[str, str, str], ...]:
     """Select each table's primary key too, so every row can cite the rows it came from.
 
     Only for a plain SELECT: a grouped, aggregated or DISTINCT result has no single
@@ -214,7 +215,7 @@ def _add_row_keys(tree: exp.Expression, schema: CatalogSchema) -> tuple[tuple[st
     return tuple(keys)
 
 
-def _enforce_limit(tree: exp.Expression, max_rows: int) -> int:
+def _enforce_limit(tree: exp.Expr, max_rows: int) -> int:
     limit = tree.args.get("limit")
     if limit is None:
         tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows)))
@@ -232,7 +233,7 @@ def _enforce_limit(tree: exp.Expression, max_rows: int) -> int:
     return rows
 
 
-def _bind_literals(tree: exp.Expression) -> dict[str, Any]:
+def _bind_literals(tree: exp.Expr) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for literal in list(tree.find_all(exp.Literal)):
         if literal.find_ancestor(exp.Limit, exp.Offset, exp.Interval, exp.DataType) is not None:

@@ -109,16 +109,18 @@ def run_readonly(engine: Engine, statement: CheckedStatement, timeout_ms: int) -
 def catalog_names(engine: Engine) -> dict[str, Sequence[Any]]:
     """Vendor, product and license names as stored, for the `sql` prompt."""
     with engine.connect() as connection:
-        vendors = connection.execute(text("SELECT name FROM vendors ORDER BY name")).scalars()
-        vendor_names = list(vendors)
+        vendor_names: list[str] = list(
+            connection.execute(text("SELECT name FROM vendors ORDER BY name")).scalars()
+        )
         products = connection.execute(
             text(
                 "SELECT p.name, v.name FROM products p JOIN vendors v ON v.id = p.vendor_id "
                 "ORDER BY p.name"
             )
         ).all()
-        licenses = connection.execute(text("SELECT name FROM licenses ORDER BY name")).scalars()
-        license_names = list(licenses)
+        license_names: list[str] = list(
+            connection.execute(text("SELECT name FROM licenses ORDER BY name")).scalars()
+        )
         connection.rollback()
     return {
         "vendors": vendor_names,

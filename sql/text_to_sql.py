@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import Engine
 
 from manualqa.config import TextToSqlSettings
 from manualqa.prompts import SqlModelCannotAnswer
+from manualqa.usage import add_costs
 from sql import catalog
 from sql.allowlist import CatalogSchema, catalog_schema
 from sql.db import session_scope
@@ -34,10 +35,12 @@ CATALOG_INTENTS = ("catalog", "both")
 
 
 class Generated(Protocol):
-    text: str
-    model: str
-    cost_usd: float | None
-    cached: bool
+    @property
+    def text(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def cost_usd(self) -> float | None: ...
 
 
 Classify = Callable[[str], Generated]
@@ -133,6 +136,7 @@ class TextToSql:
         key = self.template_key(question)
         with self._lock:
             cached_sql = self._templates.get(key)
+        cost: float | None
         if cached_sql is not None:
             sql_text, model, cost = cached_sql, "template-cache", 0.0
         else:
@@ -184,7 +188,7 @@ class TextToSql:
             while len(self._templates) > self.settings.template_cache_size:
                 self._templates.popitem(last=False)
 
-    def _refuse(self, actor: str, question: str, refusal: CatalogQuestionRefused) -> Any:
+    def _refuse(self, actor: str, question: str, refusal: CatalogQuestionRefused) -> NoReturn:
         log.warning("text-to-SQL refused at %s: %s", refusal.stage, refusal.reason)
         with session_scope(self.catalog_engine) as session:
             catalog.record_audit(
@@ -227,11 +231,6 @@ class TextToSql:
             template_cached=False,
             schema_version=self.schema.version,
         )
-
-
-def add_costs(*costs: float | None) -> float | None:
-    """The total, or None when any part has no known price."""
-    return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -106,8 +106,10 @@ class UsageLedger:
     def take(self, partition: str | None = None) -> list[LLMCall]:
         """Remove and return the pending calls (only `partition`'s when given)."""
         with self._lock:
-            taken = [c for c in self._pending if partition is None or c.partition == partition]
-            kept = [c for c in self._pending if c not in taken]
+            taken: list[LLMCall] = []
+            kept: list[LLMCall] = []
+            for call in self._pending:
+                (taken if partition is None or call.partition == partition else kept).append(call)
             self._pending.clear()
             self._pending.extend(kept)
             return taken
