@@ -165,10 +165,14 @@ def _check_joins(tree: exp.Expr) -> None:
     for select in tree.find_all(exp.Select):
         for join in select.args.get("joins") or []:
             kind = (join.args.get("kind") or "").upper()
-            if kind == "CROSS" or not (join.args.get("on") or join.args.get("using")):
+            on = join.args.get("on")
+            # `ON true` or `ON 1 = 1` is a cross join by another name.
+            if kind == "CROSS" or not (
+                (on is not None and on.find(exp.Column)) or join.args.get("using")
+            ):
                 raise GuardRefusal(
                     "cross joins (and comma-separated FROM lists) are not allowed; "
-                    "join with ON or USING"
+                    "join with ON or USING on columns"
                 )
 
 

@@ -39,6 +39,23 @@ _FORMATS = {
 }
 _STATUSES = ("quarantined", "indexed", "embedded", "chunked", "extracted", "ingested")
 _DATE = r"(\d{4}-\d{2}-\d{2})"
+# Every word a supported form may use besides the catalog's own names and numbers: a
+# question with any other word asks something these forms would silently drop.
+_VOCABULARY = frozenset(
+    """
+    a all altogether an and any are as at be by catalog collection count do does each
+    exist exists for from have has how i in is it list many me name names number of on
+    or our per show tell that the their there these this those to total we were what
+    when which who with you sum
+    manual manuals document documents guide guides file files pdf pdfs html markdown md
+    web page pages format formats vendor vendors brand brands manufacturer manufacturers
+    maker makers make makes made product products license licenses licence licences
+    licensed public private non-public not quarantine quarantined quarantines indexed embedded
+    chunked extracted ingested status uploaded added ingested date dates after before
+    since today week month year most fewest largest smallest longest shortest
+    missing without no lack lacking flagged injection chunks chunk get got
+    """.split()
+)
 
 
 class CannotAnswer(Exception):
@@ -61,7 +78,7 @@ def _quote(value: str) -> str:
 
 
 def _words(text: str) -> str:
-    return " " + re.sub(r"[^a-z0-9.]+", " ", text.lower()).strip() + " "
+    return " " + re.sub(r"[^a-z0-9.-]+", " ", text.lower()).strip(" .-") + " "
 
 
 def _mentions(question: str, name: str) -> bool:
@@ -90,7 +107,7 @@ def _subject(q: str) -> str:
         "vendors": re.search(r"\b(vendors?|brands?|manufacturers?|makers?|makes)\b", q),
         "products": re.search(r"\bproducts?\b", q),
         "licenses": re.search(r"\blicen[cs]es\b", q),
-        "manuals": re.search(r"\b(manuals?|documents?|guides?|files?|pdfs?)\b", q),
+        "manuals": re.search(r"\b(manuals?|documents?|guides?|files?|pdfs?|pages)\b", q),
     }
     found = {k: m.start() for k, m in positions.items() if m}
     if "manuals" in found and re.search(r"\b(without|no|missing)\b", q):
@@ -196,7 +213,10 @@ def _manuals_sql(q: str, query: _Query) -> str:
             f" ORDER BY manuals.page_count {order}, manuals.key LIMIT 1"
         )
     if re.search(r"\bpages\b", q):
-        if query.count or re.search(r"\b(total|altogether|in all|sum)\b", q):
+        # "How many pages does the RM-500 manual have?" lists that manual's count.
+        if re.search(r"\b(total|altogether|in all|sum)\b", q) or (
+            query.count and not query.where
+        ):
             return f"SELECT sum(manuals.page_count) AS pages {_from_manuals(needs)}{_where(query)}"
         return (
             f"SELECT manuals.key, manuals.page_count {_from_manuals(needs)}{_where(query)} "
@@ -260,6 +280,18 @@ def _licenses_sql(q: str, query: _Query) -> str:
     return "SELECT licenses.name AS license, licenses.redistributable FROM licenses ORDER BY 1"
 
 
+def _check_vocabulary(q: str, values: Mapping[str, Sequence]) -> None:
+    names = [*values.get("vendors", []), *values.get("licenses", [])]
+    names += [p[0] for p in values.get("products", [])]
+    known = {w for name in names for w in _words(name).split()}
+    for word in q.split():
+        if word in _VOCABULARY or word in known or re.fullmatch(r"[\d.-]+", word):
+            continue
+        if re.fullmatch(r"[a-z]+-?\d+[a-z0-9]*", word):  # a model code such as ac-200
+            continue
+        raise CannotAnswer
+
+
 def _used_columns(sql: str) -> set[tuple[str, str]]:
     without_literals = re.sub(r"'(?:[^']|'')*'", "''", sql)
     return set(re.findall(r"\b([a-z_]+)\.([a-z_]+)\b", without_literals))
@@ -278,6 +310,7 @@ def catalog_sql(
     """
     q = _words(question).strip()
     try:
+        _check_vocabulary(q, values)
         query = _Query(subject=_subject(q))
         query.count = bool(re.search(r"\b(how many|number of|count)\b", q))
         if m := re.search(r"\b(?:per|by|for each|each) (vendor|product|licen[cs]e)\b", q):
