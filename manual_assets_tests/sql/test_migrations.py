@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.script import ScriptDirectory
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import MetaData, inspect, text
 
