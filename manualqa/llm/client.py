@@ -224,9 +224,7 @@ class LLMClient:
         if not isinstance(prompt, RenderedPrompt):
             raise TypeError("complete() takes a RenderedPrompt from manualqa.prompts")
         template = prompt.template
-        key = cache_key(
-            "chat", {"role": role, "deployments": self._role_models(cfg), "messages": prompt}
-        )
+        key = cache_key("chat", {"role": cfg.model_dump(), "messages": prompt})
         started = time.perf_counter()
         hit = self.cache.get(key)
         if hit is not None:
@@ -245,9 +243,6 @@ class LLMClient:
             self.cache.set(key, json.dumps({"text": completion.text, "model": completion.model}))
         self._record(role, completion, template.name, started)
         return completion
-
-    def _role_models(self, cfg: LLMRoleSettings) -> list[str]:
-        return [cfg.model, *(f.model for f in cfg.fallbacks)]
 
     def _call(
         self,

@@ -45,6 +45,11 @@ class OfflineProvider(CustomLLM):
         messages: list[dict[str, Any]] = kwargs["messages"]
         metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
         request: dict[str, Any] = metadata.get("manualqa") or {}
+        if model != EXTRACTIVE_MODEL and model in CHAT_MODELS and not request:
+            raise ValueError(
+                f"the offline {model} model reads its request from offline_input; "
+                "call it through LLMClient.complete(..., offline_input=...)"
+            )
         if model == EXTRACTIVE_MODEL:
             user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
             question, passages = parse_answer_prompt(user)

@@ -214,9 +214,7 @@ def _manuals_sql(q: str, query: _Query) -> str:
         )
     if re.search(r"\bpages\b", q):
         # "How many pages does the RM-500 manual have?" lists that manual's count.
-        if re.search(r"\b(total|altogether|in all|sum)\b", q) or (
-            query.count and not query.where
-        ):
+        if re.search(r"\b(total|altogether|in all|sum)\b", q) or (query.count and not query.where):
             return f"SELECT sum(manuals.page_count) AS pages {_from_manuals(needs)}{_where(query)}"
         return (
             f"SELECT manuals.key, manuals.page_count {_from_manuals(needs)}{_where(query)} "
@@ -297,10 +295,16 @@ def _used_columns(sql: str) -> set[tuple[str, str]]:
     return set(re.findall(r"\b([a-z_]+)\.([a-z_]+)\b", without_literals))
 
 
+_CLAUSE_RE = re.compile(r"[,;]\s*(?:and\s+)?|\s+and\s+(?=how|what|which|when|why|where|do|can)")
+
+
 def catalog_sql(
     question: str, columns: Mapping[str, Sequence[str]], values: Mapping[str, Sequence]
 ) -> str:
     """One SELECT answering `question`, or `CANNOT_ANSWER_SQL`.
+
+    A question of several clauses ("Which manuals cover the AC-200, and how do I reset
+    it?") is answered by its first clause that is a catalog question form.
 
     Args:
         question: the user's question.
@@ -308,6 +312,16 @@ def catalog_sql(
         values: the catalog's names: `vendors` [name], `products` [[name, vendor]],
             `licenses` [name].
     """
+    for candidate in [question, *_CLAUSE_RE.split(question)]:
+        sql = _clause_sql(candidate, columns, values)
+        if sql != CANNOT_ANSWER_SQL:
+            return sql
+    return CANNOT_ANSWER_SQL
+
+
+def _clause_sql(
+    question: str, columns: Mapping[str, Sequence[str]], values: Mapping[str, Sequence]
+) -> str:
     q = _words(question).strip()
     try:
         _check_vocabulary(q, values)
