@@ -1,10 +1,7 @@
-"""/v1/sql and /v1/query over the materialized demo corpus, the Redis answer cache, cost
-records per client, and the demo page that carries an injected instruction."""
-
-import uuid
+"""/v1/sql and /v1/query over the materialized demo corpus, cost records per client, and
+the demo page that carries an injected instruction."""
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 import manualqa.answering
@@ -15,7 +12,6 @@ from sql.db import make_engine, session_scope
 from sql.usage import usage_by
 
 INJECTED_MANUAL = "verdant-garden-tech__rm-500__owners-manual"
-REDIS_URL = "redis://127.0.0.1:6379/9"  # this suite's own database number
 
 
 @pytest.fixture(scope="module")
@@ -134,28 +130,3 @@ def test_the_injected_demo_page_is_flagged_and_never_reaches_a_prompt(
     assert flagged_ids & {h.chunk_id for h in answer.passages}, "the page should be retrieved"
     assert prompted and not any("ignore all previous" in p.text.lower() for p in prompted)
     assert not flagged_ids & {c.chunk_id for c in answer.citations}
-
-
-def test_a_repeated_ask_is_served_from_redis(demo_pipeline):
-    client = redis.Redis.from_url(REDIS_URL)
-    settings = demo_pipeline.settings.model_copy(
-        update={
-            "llm": demo_pipeline.settings.llm.model_copy(
-                update={"cache": "redis", "redis_url": REDIS_URL}
-            )
-        }
-    )
-    question = f"How often should I replace the HEPA filter on the AC-200? ({uuid.uuid4().hex})"
-    try:
-        before = set(client.scan_iter("manualqa:llm:chat:*"))
-        with TestClient(create_app(settings)) as api:
-            first = api.post("/v1/ask", json={"question": question}).json()
-            second = api.post("/v1/ask", json={"question": question}).json()
-        new_keys = set(client.scan_iter("manualqa:llm:chat:*")) - before
-        assert (first["cached"], second["cached"]) == (False, True)
-        assert second["answer"] == first["answer"] and not first["abstained"]
-        assert len(new_keys) == 1 and client.ttl(next(iter(new_keys))) > 0
-    finally:
-        for key in client.scan_iter("manualqa:llm:*"):
-            client.delete(key)
-        client.close()
