@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import audit, license, quarantine, sources, store
+from cli import audit, license, quarantine, sources, sql, store
 
-COMMANDS: tuple[ModuleType, ...] = (audit, license, quarantine, sources, store)
+COMMANDS: tuple[ModuleType, ...] = (audit, license, quarantine, sources, sql, store)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,8 @@ from manualqa.chunking import embedding_text
 from manualqa.documents import slugify
 from manualqa.index.base import IndexPoint, sparse_from_token_ids
 from manualqa.tokens import default_token_counter
-from sql import catalog
+from manualqa.usage import usage_scope
+from sql import catalog, usage
 
 
 def embeddings_file(model: str) -> str:
@@ -51,7 +52,8 @@ def chunk_embeddings(
     client = llm.client()
     client.embed(["warm-up"])  # load the model outside the timed span
     started = time.perf_counter()
-    vectors = client.embed([embedding_text(c, version.ref.title) for c in chunks])
+    with usage_scope(partition=key):
+        vectors = client.embed([embedding_text(c, version.ref.title) for c in chunks])
     seconds = time.perf_counter() - started
     store.put(version.processed(embeddings_file(llm.embedding_model)), dump_vectors(vectors))
     with catalog_db.session() as session:
@@ -62,6 +64,7 @@ def chunk_embeddings(
             {c.chunk_id: v.tolist() for c, v in zip(chunks, vectors, strict=True)},
         )
         catalog.set_manual_status(session, key, "embedded")
+        usage.record_llm_calls(session, client.ledger.take(partition=key))
     size = int(vectors.shape[1]) if len(vectors) else vector_index.dimension
     return dg.MaterializeResult(
         metadata={

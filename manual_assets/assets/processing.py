@@ -13,6 +13,7 @@ from manual_assets.resources import CatalogResource, ChunkerResource, ObjectStor
 from manualqa.artifacts import dump_chunks, dump_extracted, load_extracted
 from manualqa.chunking import chunk_manual
 from manualqa.extraction import ExtractionError, extract_manual
+from manualqa.injection import scan_chunks
 from manualqa.tokens import default_token_counter
 from sql import catalog
 
@@ -103,6 +104,7 @@ def manual_chunks(
     store.put(version.processed(CHUNKS_FILE), dump_chunks(chunks))
     with catalog_db.session() as session:
         catalog.replace_chunks(session, key, chunks)
+        flagged = catalog.replace_chunk_flags(session, key, scan_chunks(chunks))
         catalog.set_manual_status(session, key, "chunked")
     tokens = [c.token_count for c in chunks]
     return dg.MaterializeResult(
@@ -112,6 +114,7 @@ def manual_chunks(
             "tokens_median": statistics.median(tokens) if tokens else 0,
             "tokens_max": max(tokens, default=0),
             "sections_covered": len({c.section_path for c in chunks}),
+            "flagged_chunks": flagged,  # kept out of prompts: `manualqa sql flagged` lists them
             "preview": dg.MetadataValue.md(_preview(chunks[:3])),
         },
         check_results=[
