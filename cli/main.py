@@ -11,7 +11,9 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-COMMANDS: tuple[ModuleType, ...] = ()
+from cli import migrate, up
+
+COMMANDS: tuple[ModuleType, ...] = (migrate, up)
 
 
 def build_parser() -> argparse.ArgumentParser:

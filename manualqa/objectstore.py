@@ -1,8 +1,9 @@
 """Object store: immutable raw bytes and derived artefacts under a bucket layout.
 
-Keys follow `raw/`, `processed/`, `derived/` and `logs/` prefixes. The local
-folder store is the embedded default; an S3 store (boto3 `endpoint_url`) is the
-production twin behind the same `ObjectStore` protocol.
+Keys start with `raw/`, `processed/`, `derived/` or `logs/`; `manualqa.object_keys`
+says which key holds what. The local folder store is the embedded default; an S3
+store (boto3 `endpoint_url`) is the production twin behind the same `ObjectStore`
+protocol.
 """
 
 from __future__ import annotations
@@ -111,14 +112,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def raw_key(manual_key: str, content_sha256: str, file_name: str) -> str:
-    """Where a manual's raw bytes live: content-addressed, so never overwritten."""
-    suffix = Path(file_name).suffix.lower()
-    return f"raw/{manual_key}/{content_sha256}{suffix}"
-
-
-def processed_key(manual_key: str, content_sha256: str, name: str) -> str:
-    """Where a stage's output for one version of a manual lives."""
-    return f"processed/{manual_key}/{content_sha256}/{name}"

@@ -29,7 +29,7 @@ def build_state(settings: Settings) -> AppState:
     if index.version is None:
         log.warning("no index snapshot published yet; /readyz stays 503 until one is")
     url = db.resolve_database_url(settings)
-    db.migrate(url)  # a no-op at head; serialised across processes by an advisory lock
+    db.check_schema(url)  # `manualqa migrate` changes the schema; the API only uses it
     engine = db.make_engine(url)
     return AppState(settings=settings, llm=llm, index=index, retriever=retriever, engine=engine)
 

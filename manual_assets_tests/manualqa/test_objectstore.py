@@ -1,6 +1,7 @@
 import pytest
 
-from manualqa.objectstore import LocalObjectStore, ObjectStoreError, raw_key
+from manualqa.object_keys import raw_key
+from manualqa.objectstore import LocalObjectStore, ObjectStoreError
 
 
 def test_put_immutable_keeps_first_bytes_and_refuses_different_ones(tmp_path):

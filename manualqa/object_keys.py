@@ -1,0 +1,32 @@
+"""The object-store key layout: the one place that says where each object lives.
+
+raw/<manual>/<sha256><ext>            original bytes, content-addressed, never overwritten
+processed/<manual>/<stage><ext>       a pipeline stage's latest output for the manual
+derived/evals/<week>/report.json      a golden-set report
+logs/quarantine/<manual>/<sha256>.json  why a manual's bytes could not be indexed
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+
+def raw_key(manual_key: str, content_sha256: str, file_name: str) -> str:
+    """Where a manual's original bytes live; the file name only lends its extension."""
+    suffix = PurePosixPath(file_name).suffix.lower()
+    return f"raw/{manual_key}/{content_sha256}{suffix}"
+
+
+def stage_key(manual_key: str, stage: str, extension: str) -> str:
+    """Where stage `stage` keeps its output for one manual; a re-run replaces it."""
+    return f"processed/{manual_key}/{stage}{extension}"
+
+
+def quarantine_key(manual_key: str, content_sha256: str) -> str:
+    """Where the reason a manual's bytes were quarantined is logged."""
+    return f"logs/quarantine/{manual_key}/{content_sha256}.json"
+
+
+def eval_report_key(week: str) -> str:
+    """Where the golden-set report for an eval week lives."""
+    return f"derived/evals/{week}/report.json"
