@@ -26,7 +26,7 @@ up: install
 materialize: install
 	$(PY) -m cli up --no-serve
 
-## The whole test suite (starts its own embedded PostgreSQL; uses Redis on :6379).
+## The whole test suite (starts its own embedded PostgreSQL and a moto S3 server; uses Redis on :6379).
 test: install
 	$(PY) -m pytest
 

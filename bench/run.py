@@ -35,7 +35,7 @@ from manualqa.tokens import default_token_counter
 
 
 def bench_extraction(folder: Path) -> dict[str, float]:
-    refs = [r for r in FolderConnector(folder).discover() if r.media_type == "application/pdf"]
+    refs = [r for r in FolderConnector(folder).list_all() if r.media_type == "application/pdf"]
     blobs = [(r, Path(r.uri).read_bytes()) for r in refs]
     started = time.perf_counter()
     pages = 0
@@ -60,7 +60,7 @@ def bench_embedding(folder: Path, llm: LLMClient) -> dict[str, float]:
     settings = get_settings()
     counter = default_token_counter()
     texts = []
-    for ref in FolderConnector(folder).discover():
+    for ref in FolderConnector(folder).list_all():
         doc = extract_manual(Path(ref.uri).read_bytes(), ref)
         texts += [c.text for c in chunk_manual(doc, counter, settings.chunking)]
     texts = texts[:512]

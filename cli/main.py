@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import migrate, up
+from cli import audit, license, migrate, quarantine, sources, store, up
 
-COMMANDS: tuple[ModuleType, ...] = (migrate, up)
+COMMANDS: tuple[ModuleType, ...] = (audit, license, migrate, quarantine, sources, store, up)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -148,6 +148,7 @@ def materialize(
     if report.stopped or stop.requested:
         return summary
     week = eval_weeks.get_last_partition_key()
+    assert week is not None  # the weekly partitions start in the past
     summary["eval_week"] = week
     summary["eval_scores"] = _off_main_thread(
         lambda: _eval_scores(settings, instance, week, report)
@@ -173,7 +174,11 @@ def _eval_scores(
             tags=RUN_TAGS,
         )
         metadata = result.asset_materializations_for_node("eval_scores")[0].metadata
-    return {k: v.value for k, v in metadata.items() if isinstance(v, dg.FloatMetadataValue)}
+    return {
+        k: float(v.value)
+        for k, v in metadata.items()
+        if isinstance(v, dg.FloatMetadataValue) and v.value is not None
+    }
 
 
 def _off_main_thread(work: Callable[[], T]) -> T:

@@ -36,11 +36,11 @@ from manualqa.config import (
     EmbeddingSettings,
     LLMRoleSettings,
     LLMSettings,
+    ObjectStoreSettings,
     Settings,
 )
 from manualqa.index.qdrant_local import QdrantSnapshotReader, QdrantSnapshotWriter
-from manualqa.object_keys import raw_key, stage_key
-from manualqa.objectstore import LocalObjectStore, ObjectStore
+from manualqa.objectstore import ObjectStore, open_object_store, raw_key, stage_key
 from manualqa.sources import FolderConnector
 from sql import db
 
@@ -60,12 +60,23 @@ class ManualSourceResource(dg.ConfigurableResource):
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
-    """The object store (a local folder laid out like the bucket)."""
+    """The configured object store: a local folder laid out like the bucket, or S3."""
 
+    kind: Literal["local", "s3"]
     root: str
+    bucket: str
+    endpoint_url: str | None
+    region: str
 
     def store(self) -> ObjectStore:
-        return LocalObjectStore(Path(self.root))
+        config = ObjectStoreSettings(
+            kind=self.kind,
+            root=Path(self.root),
+            bucket=self.bucket,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+        )
+        return open_object_store(Settings(object_store=config))
 
 
 # How each processed stage's value is stored: file extension, encoder, decoder.
@@ -238,9 +249,18 @@ class VectorIndexResource(dg.ConfigurableResource):
         return reader
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+def build_resources(
+    settings: Settings,
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """Every resource the code location needs, configured from `settings`."""
-    object_store = ObjectStoreResource(root=str(settings.state_path(settings.object_store.root)))
+    stored = settings.object_store
+    object_store = ObjectStoreResource(
+        kind=stored.kind,
+        root=str(settings.state_path(stored.root)),
+        bucket=stored.bucket,
+        endpoint_url=stored.endpoint_url,
+        region=stored.region,
+    )
     return {
         "source": ManualSourceResource(
             folder=str(settings.resolve(settings.sources.folder.path)),

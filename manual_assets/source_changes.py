@@ -15,7 +15,7 @@ import dagster as dg
 from manual_assets.partitions import MANUALS
 from manual_assets.resources import CatalogResource
 from manualqa.documents import ManualRef
-from manualqa.sources import Connector
+from manualqa.sources import FolderConnector
 from sql import catalog
 
 
@@ -47,14 +47,14 @@ def compare(
 
 
 def source_changes(
-    connector: Connector, instance: dg.DagsterInstance, catalog_db: CatalogResource
+    connector: FolderConnector, instance: dg.DagsterInstance, catalog_db: CatalogResource
 ) -> SourceChanges:
     """What `connector` lists now against this instance's partitions and the catalog.
 
     Raises:
         SourceError: the source cannot be listed.
     """
-    refs = connector.discover()
+    refs = connector.list_all()
     with catalog_db.session() as session:
         tokens = catalog.version_tokens(session, source=connector.name)
     return compare(refs, instance.get_dynamic_partitions(MANUALS), tokens)

@@ -70,7 +70,7 @@ def session_env(database_url: str) -> Iterator[pytest.MonkeyPatch]:
 def demo_pipeline(tmp_path_factory, database_url, session_env) -> Pipeline:
     """Every demo manual caught up through every stage, as `manualqa up` does it."""
     settings = pipeline_settings(tmp_path_factory.mktemp("state"), DEMO_MANUALS, database_url)
-    keys = [ref.key for ref in FolderConnector(DEMO_MANUALS).discover()]
+    keys = [ref.key for ref in FolderConnector(DEMO_MANUALS).list_all()]
     pipeline = Pipeline(settings, dg.DagsterInstance.ephemeral(), keys)
     report = catch_up(pipeline.instance, settings)
     assert report.failed == [] and sorted(report.rebuilt) == sorted(keys)

@@ -9,12 +9,13 @@ given as `NAME` or as `NAME_FILE` pointing at a file that holds it.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,19 +40,173 @@ def read_secret(name: str) -> str | None:
     return None
 
 
-class FolderSourceSettings(BaseModel):
-    path: Path = Path("demo_corpus/manuals")
-    default_license: str = "unknown"
+SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+Use = Literal["index", "serve"]
+
+
+class LicenseDefaults(BaseModel):
+    """The license a source's documents carry when the source itself names none."""
+
+    name: str = "unknown"
+    terms: str = ""
+    allowed_uses: list[Use] = ["index", "serve"]
+    expires_after_days: int | None = Field(None, ge=1)
+
+
+class _SourceSettings(BaseModel):
+    """What every configured source has: a key namespace, a schedule and license defaults.
+
+    `namespace` prefixes the source's manual keys (`<namespace>:<key>`) so two sources
+    never collide; it defaults to the source's name. Only the folder source may have
+    an empty namespace (bare keys, as in the demo golden sets).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str | None = None
+    schedule: str | None = None  # cron for pull sources; sensors poll when None
+    license: LicenseDefaults = LicenseDefaults()
     default_vendor: str = "unknown"
 
 
+class FolderSourceSettings(_SourceSettings):
+    path: Path = Path("demo_corpus/manuals")
+    namespace: str | None = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_license_names_the_license(cls, data: Any) -> Any:
+        # `default_license` (the older spelling, still read from the environment) is
+        # the license's name.
+        if isinstance(data, dict) and "default_license" in data:
+            data = dict(data)
+            name = data.pop("default_license")
+            data["license"] = {**dict(data.get("license") or {}), "name": name}
+        return data
+
+    @property
+    def default_license(self) -> str:
+        return self.license.name
+
+
+class HttpClientSettings(BaseModel):
+    """How an HTTP source talks to its hosts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_agent: str = "manualqa-ingest/0.1 (+https://example.invalid/manualqa)"
+    timeout_s: float = Field(30.0, gt=0)
+    min_delay_s: float = Field(1.0, ge=0)  # between two requests to one host
+    max_retries: int = Field(5, ge=0, le=20)
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+    max_retry_after_s: float = Field(300.0, gt=0)  # a longer Retry-After fails the fetch
+    max_document_bytes: int = Field(100_000_000, ge=1)
+    proxy: str | None = None  # egress proxy URL for every request of this source
+
+
+class VendorApiSourceSettings(_SourceSettings):
+    """A vendor or partner document API with OAuth2 client credentials."""
+
+    base_url: str
+    documents_path: str = "/documents"
+    token_url: str | None = None  # None: the API needs no OAuth2 token
+    client_id_env: str | None = None  # names of environment variables (or *_FILE)
+    client_secret_env: str | None = None
+    scope: str | None = None
+    hmac_secret_env: str | None = None  # set to sign every request (X-Signature)
+    page_size: int = Field(100, ge=1, le=1000)
+    http: HttpClientSettings = HttpClientSettings(min_delay_s=0.0)
+
+
+class CrawlSourceSettings(_SourceSettings):
+    """A licensed crawl; its rules live in a version-controlled YAML file."""
+
+    rules: Path
+    http: HttpClientSettings = HttpClientSettings()
+
+
+class WebhookPartnerSettings(_SourceSettings):
+    """A partner that pushes manuals to `POST /v1/webhooks/{partner}`."""
+
+    secret_env: str  # the environment variable (or *_FILE) holding the HMAC secret
+    replay_window_s: int = Field(300, ge=1, le=86_400)
+    max_body_bytes: int = Field(50_000_000, ge=1)
+    http: HttpClientSettings = HttpClientSettings(min_delay_s=0.0)
+
+
 class SourcesSettings(BaseModel):
+    """Every configured source, keyed by name; the folder is the embedded default."""
+
     folder: FolderSourceSettings = FolderSourceSettings()
+    apis: dict[str, VendorApiSourceSettings] = {}
+    crawls: dict[str, CrawlSourceSettings] = {}
+    webhooks: dict[str, WebhookPartnerSettings] = {}
+
+    @model_validator(mode="after")
+    def _names_and_namespaces_are_unique(self) -> SourcesSettings:
+        names = ["folder", *self.apis, *self.crawls, *self.webhooks]
+        bad = [name for name in names if not re.match(SOURCE_NAME, name)]
+        if bad:
+            raise ValueError(f"source names must match {SOURCE_NAME}: {bad}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"two sources share a name: {sorted(names)}")
+        spaces = [self.namespace(name) for name in names]
+        if len(set(spaces)) != len(spaces):
+            raise ValueError(f"two sources share a key namespace: {sorted(spaces)}")
+        unnamespaced = [name for name, space in zip(names, spaces, strict=True) if not space]
+        if unnamespaced and unnamespaced != ["folder"]:
+            raise ValueError(f"only the folder source may have an empty namespace: {unnamespaced}")
+        return self
+
+    def configured(self) -> dict[str, _SourceSettings]:
+        """Every source by name, the folder first."""
+        return {"folder": self.folder, **self.apis, **self.crawls, **self.webhooks}
+
+    def namespace(self, name: str) -> str:
+        """The key namespace of the source `name`."""
+        source = self.configured()[name]
+        if source.namespace is None:
+            return name
+        if source.namespace and not re.match(SOURCE_NAME, source.namespace):
+            raise ValueError(f"namespace of source {name!r} must match {SOURCE_NAME}")
+        return source.namespace
+
+
+class LifecycleSettings(BaseModel):
+    raw_transition_days: int = Field(30, ge=1)
+    raw_storage_class: str = "STANDARD_IA"
+    derived_expire_days: int = Field(90, ge=1)
 
 
 class ObjectStoreSettings(BaseModel):
-    kind: Literal["local"] = "local"
-    root: Path = Path("objects")
+    kind: Literal["local", "s3"] = "local"
+    root: Path = Path("objects")  # local store
+    bucket: str = "manualqa"  # s3 store; credentials as boto3 reads them (AWS_* env)
+    endpoint_url: str | None = None  # MinIO, GCS interop, a test server
+    region: str = "us-east-1"
+    lifecycle: LifecycleSettings = LifecycleSettings()
+
+
+class ValidationSettings(BaseModel):
+    """What a fetched document must satisfy before it may be ingested."""
+
+    min_bytes: int = Field(64, ge=1)
+    max_bytes: int = Field(100_000_000, ge=1)
+    max_pages: int = Field(5000, ge=1)
+    min_chars_per_page: float = Field(40.0, ge=0)  # mean over the pages with text
+    max_image_only_ratio: float = Field(0.5, ge=0, le=1)  # share of pages without text
+    languages: list[str] = []  # ISO 639-1 codes accepted; empty accepts any
+
+
+class DedupSettings(BaseModel):
+    threshold: float = Field(0.85, gt=0, le=1)  # estimated Jaccard of word shingles
+    num_perm: int = Field(128, ge=16, le=1024)
+    shingle_words: int = Field(5, ge=1, le=20)
+
+
+class GovernanceSettings(BaseModel):
+    exclusions: Path = Path("governance/exclusions.yaml")  # version-controlled
 
 
 class ChunkingSettings(BaseModel):
@@ -146,6 +301,9 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     sources: SourcesSettings = SourcesSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
+    validation: ValidationSettings = ValidationSettings()
+    dedup: DedupSettings = DedupSettings()
+    governance: GovernanceSettings = GovernanceSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     llm: LLMSettings = LLMSettings()

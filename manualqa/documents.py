@@ -44,6 +44,10 @@ class ManualRef:
     source: str  # connector name, e.g. "folder"
     is_public: bool = True
     version_token: str = ""  # cheap change marker (mtime+size, ETag); not the content hash
+    # The document's license manifest, as the source states it (see manualqa.governance).
+    license_terms: str = ""
+    allowed_uses: tuple[str, ...] = ("index", "serve")
+    license_expires_at: str | None = None  # ISO 8601; None = no expiry
 
 
 @dataclass(frozen=True)

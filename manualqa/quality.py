@@ -1,6 +1,8 @@
 """Measurements behind the asset checks: is the extracted text and its chunking usable?
 
-Each function measures; the checks in `manual_assets` compare the figures with the
+Validation (`manualqa.validation`) judges a source's bytes before they are ingested;
+these measure what the pipeline's own extraction and chunking made of them. Each
+function measures; the checks in `manual_assets` compare the figures with the
 thresholds in `Settings.checks`.
 """
 
@@ -9,12 +11,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from manualqa.documents import Chunk, ExtractedManual
-
-# Enough text to tell a language apart, little enough to classify in milliseconds.
-LANGUAGE_SAMPLE_CHARS = 20_000
+from manualqa.inspection import LANGUAGE_SAMPLE_CHARS, detect_language
 
 
 @dataclass(frozen=True)
@@ -49,19 +48,9 @@ def page_text(doc: ExtractedManual, image_only_chars: int) -> PageText | None:
     return PageText(chars_per_page=tuple(chars), image_only_pages=empty)
 
 
-def detect_language(doc: ExtractedManual) -> str:
-    """The ISO 639-1 code of the language most of the manual's text is written in."""
-    text = " ".join(block.text for block in doc.blocks)[:LANGUAGE_SAMPLE_CHARS]
-    language, _ = _language_identifier().classify(text)
-    return str(language)
-
-
-@lru_cache(maxsize=1)
-def _language_identifier():  # type: ignore[no-untyped-def]
-    # The model ships inside the package; loading it takes a second or two, so once.
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE)
+def text_language(doc: ExtractedManual) -> str:
+    """The ISO 639-1 code of the language most of the manual's extracted text is in."""
+    return detect_language(" ".join(block.text for block in doc.blocks)[:LANGUAGE_SAMPLE_CHARS])
 
 
 @dataclass(frozen=True)

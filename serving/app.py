@@ -15,7 +15,7 @@ from manualqa.config import Settings, get_settings
 from manualqa.index.qdrant_local import IndexNotPublished
 from manualqa.llm import LLMClient
 from manualqa.retrieval import QueryError, open_retriever
-from serving.routers import ask, health, search
+from serving.routers import ask, health, search, webhooks
 from serving.state import AppState
 from sql import db
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(search.router)
     app.include_router(ask.router)
+    app.include_router(webhooks.router)
 
     @app.exception_handler(QueryError)
     async def _bad_query(request: Request, exc: QueryError) -> JSONResponse:

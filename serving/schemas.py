@@ -87,3 +87,10 @@ class ReadyResponse(BaseModel):
     index_points: int | None
     database: bool
     detail: dict[str, str] = {}
+
+
+class WebhookAcceptedResponse(BaseModel):
+    partner: str
+    item_id: str = Field(description="The inbox item; the same idempotency key maps to it.")
+    document_id: str
+    received_at: str

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from manualqa import documents
 from manualqa.documents import ManualRef, SectionInfo, slugify
+from manualqa.governance import parse_expiry
 from sql.models import (
     EMBEDDING_DIMENSION,
     SECTION_PATH_SEPARATOR,
@@ -30,6 +31,7 @@ from sql.models import (
     Manual,
     ManualStatus,
     Product,
+    QuarantinedObject,
     Section,
     Vendor,
 )
@@ -107,8 +109,11 @@ def upsert_manual(
     object_key: str,
     config_version: str,
     actor: str = PIPELINE_ACTOR,
+    artifact_kind: str = RAW_ARTIFACT,
 ) -> Manual:
-    """Insert or update the manual `ref.key` with its vendor, product, license and raw file.
+    """Insert or update the manual `ref.key` with its vendor, product, license manifest and
+    raw file (`artifact_kind` names where the bytes went: `raw`, or `quarantine`).
+    A license revocation survives the update.
 
     A changed content hash or config version sends the manual back to status
     `ingested` (and clears a quarantine); otherwise its status is kept, so re-reading an
@@ -157,6 +162,9 @@ def upsert_manual(
         "size_bytes": size_bytes,
         "config_version": config_version,
         "status": ManualStatus.INGESTED.value,
+        "license_terms": ref.license_terms,
+        "allowed_uses": list(ref.allowed_uses),
+        "license_expires_at": parse_expiry(ref.license_expires_at),
     }
     statement = insert(Manual).values(**values)
     unchanged = (Manual.content_hash == statement.excluded.content_hash) & (
@@ -177,7 +185,7 @@ def upsert_manual(
     _upsert_artifact(
         session,
         manual_id,
-        kind=RAW_ARTIFACT,
+        kind=artifact_kind,
         object_key=object_key,
         content_hash=content_hash,
         size_bytes=size_bytes,
@@ -228,11 +236,57 @@ def set_manual_status(
 
 
 def quarantine_manual(
-    session: Session, key: str, reason: str, *, actor: str = PIPELINE_ACTOR
+    session: Session,
+    key: str,
+    reason: str,
+    *,
+    actor: str = PIPELINE_ACTOR,
+    code: str = "unreadable",
+    object_key: str | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """Mark a manual quarantined with the reason, and record it in the audit log."""
+    """Mark a manual quarantined with the reason, keep a quarantine row pointing at its
+    bytes (`object_key`, by default its current raw file), and audit it."""
     set_manual_status(session, key, ManualStatus.QUARANTINED, quarantine_reason=reason)
-    record_audit(session, actor, "manual.quarantined", key, {"reason": reason})
+    manual = session.execute(
+        select(Manual.id, Manual.content_hash, Manual.source).where(Manual.key == key)
+    ).one()
+    if object_key is None:
+        object_key = (
+            session.execute(
+                select(FileArtifact.object_key).where(
+                    FileArtifact.manual_id == manual.id,
+                    FileArtifact.content_hash == manual.content_hash,
+                )
+            )
+            .scalars()
+            .first()
+            or ""
+        )
+    statement = insert(QuarantinedObject).values(
+        manual_key=key,
+        source=manual.source,
+        content_hash=manual.content_hash,
+        object_key=object_key,
+        reason_code=code,
+        reason=reason,
+        detail=dict(detail or {}),
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[QuarantinedObject.manual_key, QuarantinedObject.content_hash],
+            set_={
+                "object_key": statement.excluded.object_key,
+                "reason_code": statement.excluded.reason_code,
+                "reason": statement.excluded.reason,
+                "detail": statement.excluded.detail,
+                "quarantined_at": func.now(),
+                "released_at": None,
+                "released_by": None,
+            },
+        )
+    )
+    record_audit(session, actor, "manual.quarantined", key, {"reason": reason, "code": code})
     logger.warning("quarantined manual %s: %s", key, reason)
 
 
@@ -325,6 +379,27 @@ def replace_embeddings(
             ],
         )
     return len(vectors)
+
+
+def record_artifact(
+    session: Session,
+    key: str,
+    kind: str,
+    object_key: str,
+    content_hash: str,
+    size_bytes: int,
+    media_type: str,
+) -> None:
+    """Record an object-store file derived from a manual (one row per kind and content)."""
+    _upsert_artifact(
+        session,
+        _manual_id(session, key),
+        kind=kind,
+        object_key=object_key,
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        media_type=media_type,
+    )
 
 
 def record_audit(

@@ -28,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 EMBEDDING_DIMENSION = 384
@@ -54,6 +54,7 @@ class ManualStatus(enum.StrEnum):
     EMBEDDED = "embedded"
     INDEXED = "indexed"
     QUARANTINED = "quarantined"
+    DUPLICATE = "duplicate"  # kept, linked to the manual it duplicates, never indexed
 
 
 class CrawlStatus(enum.StrEnum):
@@ -120,6 +121,8 @@ class Manual(Base):
         Index("ix_manuals_license_id", "license_id"),
         Index("ix_manuals_is_public", "is_public"),
         Index("ix_manuals_status", "status"),
+        Index("ix_manuals_duplicate_of_id", "duplicate_of_id"),
+        Index("ix_manuals_source", "source"),
         Index(
             "ix_manuals_product_id_is_public_uploaded_at",
             "product_id",
@@ -147,6 +150,23 @@ class Manual(Base):
     config_version: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    # The copy held: HTTP validators and the normalised text's checksum, for the next
+    # conditional fetch; the MinHash signature, for near-duplicate detection.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    text_checksum: Mapped[str | None] = mapped_column(String(64))
+    minhash: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("manuals.id", ondelete="SET NULL")
+    )
+    # The license manifest: terms, allowed uses, expiry; a revocation overrides it.
+    license_terms: Mapped[str] = mapped_column(Text, server_default="")
+    allowed_uses: Mapped[list[str]] = mapped_column(
+        ARRAY(String(20)), server_default=text("'{index,serve}'")
+    )
+    license_expires_at: Mapped[datetime | None]
+    license_revoked_at: Mapped[datetime | None]
+    license_revoked_by: Mapped[str | None] = mapped_column(String(200))
 
     product: Mapped[Product] = relationship(back_populates="manuals")
     license: Mapped[License] = relationship(back_populates="manuals")
@@ -250,7 +270,7 @@ class Embedding(Base):
 
 
 class CrawlJob(Base):
-    """One discovery pass over a source (a sensor tick or a crawl run)."""
+    """One run over a source (a crawl, an API pass, an inbox drain) and its counts."""
 
     __tablename__ = "crawl_jobs"
     __table_args__ = (
@@ -266,6 +286,38 @@ class CrawlJob(Base):
     discovered: Mapped[int] = mapped_column(server_default=text("0"))
     changed: Mapped[int] = mapped_column(server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
+    fetched: Mapped[int] = mapped_column(server_default=text("0"))
+    unchanged: Mapped[int] = mapped_column(server_default=text("0"))
+    new: Mapped[int] = mapped_column(server_default=text("0"))
+    failed: Mapped[int] = mapped_column(server_default=text("0"))
+    quarantined: Mapped[int] = mapped_column(server_default=text("0"))
+    duplicates: Mapped[int] = mapped_column(server_default=text("0"))
+    excluded: Mapped[int] = mapped_column(server_default=text("0"))
+    config_version: Mapped[str | None] = mapped_column(String(100))
+    cursor: Mapped[str | None] = mapped_column(Text)  # where the next run of the source starts
+
+
+class QuarantinedObject(Base):
+    """Bytes refused at ingest (or unreadable at extraction), kept under `quarantine/`
+    with the reason, until an operator releases them."""
+
+    __tablename__ = "quarantined_objects"
+    __table_args__ = (
+        UniqueConstraint("manual_key", "content_hash"),
+        Index("ix_quarantined_objects_released_at", "released_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manual_key: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    quarantined_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditLog(Base):

@@ -16,7 +16,7 @@ from manual_assets.resources import (
     ObjectStoreResource,
     VectorIndexResource,
 )
-from manualqa.object_keys import eval_report_key
+from manualqa.objectstore import eval_report_key
 from manualqa.retrieval import Retriever
 from manualqa.tokens import default_token_counter
 

@@ -10,8 +10,8 @@ from manual_assets.partitions import manual_partitions
 from manual_assets.resources import CatalogResource, ObjectStoreResource, QualityResource
 from manualqa.artifacts import ManualText, RawManual, fingerprint
 from manualqa.extraction import ExtractionError, extract_manual
-from manualqa.object_keys import quarantine_key
-from manualqa.quality import detect_language, page_text
+from manualqa.objectstore import extraction_failure_key
+from manualqa.quality import page_text, text_language
 from sql import catalog
 
 
@@ -40,7 +40,7 @@ def manual_text(
     except ExtractionError as exc:
         reason = str(exc)
         object_store.store().put(
-            quarantine_key(key, raw_manual.sha256),
+            extraction_failure_key(key, raw_manual.sha256),
             json.dumps({"manual_key": key, "sha256": raw_manual.sha256, "reason": reason}).encode(),
         )
         with catalog_db.session() as session:
@@ -119,7 +119,7 @@ def manual_text_chars_per_page(
     description="The text is in a language retrieval is built for.",
 )
 def manual_text_language(manual_text: ManualText, quality: QualityResource) -> dg.AssetCheckResult:
-    language = detect_language(manual_text.doc)
+    language = text_language(manual_text.doc)
     return dg.AssetCheckResult(
         passed=language in quality.languages,
         severity=dg.AssetCheckSeverity.WARN,

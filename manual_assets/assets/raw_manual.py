@@ -10,7 +10,7 @@ from manual_assets.partitions import manual_partitions
 from manual_assets.resources import CatalogResource, ManualSourceResource
 from manualqa.artifacts import RawManual
 from manualqa.documents import content_hash
-from manualqa.object_keys import raw_key
+from manualqa.objectstore import raw_key
 from sql import catalog
 
 
@@ -31,7 +31,7 @@ def raw_manual(
     """The manual's original bytes under `raw/`, with source and license; its data version
     is the content hash, so unchanged bytes leave every later stage as it is."""
     key = context.partition_key
-    ref, data = source.connector().fetch(key)
+    ref, data = source.connector().read(key)
     sha = content_hash(data)
     with catalog_db.session() as session:
         catalog.upsert_manual(

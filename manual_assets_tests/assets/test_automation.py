@@ -129,8 +129,8 @@ def test_an_interrupted_catch_up_is_resumed_by_the_next(two_manuals: Pipeline):
 def test_source_sensor_compares_version_tokens_and_never_reads_a_manual(
     two_manuals: Pipeline, monkeypatch: pytest.MonkeyPatch
 ):
-    def no_fetch(self, key):  # the sensor must decide from tokens alone
-        raise AssertionError(f"the sensor fetched {key}")
+    def no_fetch(self, ref, held=None):  # the sensor must decide from tokens alone
+        raise AssertionError(f"the sensor fetched {ref.key}")
 
     monkeypatch.setattr(FolderConnector, "fetch", no_fetch)
     folder = Path(two_manuals.settings.sources.folder.path)

@@ -1,7 +1,7 @@
 """The measurements behind the asset checks."""
 
 from manualqa.documents import Chunk, ExtractedManual, TextBlock
-from manualqa.quality import chunk_lengths, detect_language, orphan_chunks, page_text
+from manualqa.quality import chunk_lengths, orphan_chunks, page_text, text_language
 
 
 def _doc(blocks: list[TextBlock], pages: int | None) -> ExtractedManual:
@@ -18,11 +18,11 @@ def test_page_text_counts_characters_per_page_and_finds_pages_without_text():
     assert page_text(_doc([TextBlock("x", None, ("A",))], pages=None), 20) is None
 
 
-def test_detect_language_tells_english_from_german():
+def test_text_language_tells_english_from_german():
     english = "Press the power button to switch the purifier on. Replace the filter yearly."
     german = "Drücken Sie die Taste, um den Luftreiniger einzuschalten. Der Filter hält lange."
-    assert detect_language(_doc([TextBlock(english, 1, ())], 1)) == "en"
-    assert detect_language(_doc([TextBlock(german, 1, ())], 1)) == "de"
+    assert text_language(_doc([TextBlock(english, 1, ())], 1)) == "en"
+    assert text_language(_doc([TextBlock(german, 1, ())], 1)) == "de"
 
 
 def test_chunk_lengths_and_orphans():

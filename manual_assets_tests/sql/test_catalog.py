@@ -140,7 +140,7 @@ def test_quarantine_records_the_reason_and_a_later_success_clears_it(db_session:
     audit = db_session.execute(
         select(AuditLog.subject, AuditLog.detail).where(AuditLog.action == "manual.quarantined")
     ).one()
-    assert tuple(audit) == (KEY, {"reason": "pypdf: EOF marker not found"})
+    assert tuple(audit) == (KEY, {"reason": "pypdf: EOF marker not found", "code": "unreadable"})
 
     catalog.set_manual_status(db_session, KEY, ManualStatus.EXTRACTED)
     record = catalog.get_manual(db_session, KEY)
@@ -307,6 +307,22 @@ def test_remove_manual_takes_its_rows_and_leaves_an_audit_trail(db_session: Sess
     assert catalog.remove_manual(db_session, KEY) is False
     actions = db_session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
     assert actions[-1] == "manual.removed" and actions.count("manual.removed") == 1
+
+
+def test_record_artifact_is_idempotent_per_kind_and_content(db_session: Session) -> None:
+    add_manual(db_session)
+    for _ in range(2):
+        catalog.record_artifact(
+            db_session,
+            KEY,
+            "text",
+            f"processed/{KEY}/text.json",
+            "ab" * 32,
+            120,
+            "application/json",
+        )
+    kinds = db_session.scalars(select(FileArtifact.kind).order_by(FileArtifact.kind)).all()
+    assert kinds == ["raw", "text"]
 
 
 def test_spec_indexes_exist_with_their_access_methods(db_session: Session) -> None:

@@ -144,7 +144,7 @@ def test_concurrent_migrations_from_several_processes_apply_once(fresh_url: str)
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     finally:
         engine.dispose()
-    assert [tuple(row) for row in versions] == [("0001",)]
+    assert [tuple(row) for row in versions] == [("0002",)]
     assert _tables(fresh_url) == CATALOG_TABLES | {"alembic_version"}
 
 

@@ -1,11 +1,34 @@
 """Source connectors: where manuals come from.
 
-Every connector lists `ManualRef`s and fetches bytes for one of them. The
-folder connector is built; vendor APIs, signed partner webhooks and licensed
-crawls implement the same `Connector` protocol.
+Every connector discovers `ManualRef`s incrementally (a cursor, pages) and fetches
+one given the validators of the copy held. Built here: the local folder (the embedded
+default), vendor document APIs, licensed crawls and the partner-webhook inbox.
 """
 
-from manualqa.sources.base import Connector, SourceError, media_type_for
+from manualqa.sources.base import (
+    Connector,
+    Discovery,
+    Fetched,
+    FetchResult,
+    SourceError,
+    Unchanged,
+    Validators,
+    discover_all,
+    media_type_for,
+    source_key,
+)
 from manualqa.sources.folder import FolderConnector
 
-__all__ = ["Connector", "FolderConnector", "SourceError", "media_type_for"]
+__all__ = [
+    "Connector",
+    "Discovery",
+    "FetchResult",
+    "Fetched",
+    "FolderConnector",
+    "SourceError",
+    "Unchanged",
+    "Validators",
+    "discover_all",
+    "media_type_for",
+    "source_key",
+]
