@@ -34,6 +34,7 @@ from manualqa.artifacts import (
 from manualqa.config import (
     ChunkingSettings,
     EmbeddingSettings,
+    FolderSourceSettings,
     LLMRoleSettings,
     LLMSettings,
     ObjectStoreSettings,
@@ -42,6 +43,7 @@ from manualqa.config import (
 from manualqa.index.qdrant_local import QdrantSnapshotReader, QdrantSnapshotWriter
 from manualqa.objectstore import ObjectStore, open_object_store, raw_key, stage_key
 from manualqa.sources import FolderConnector
+from manualqa.sources.registry import folder_connector
 from sql import db
 
 if TYPE_CHECKING:
@@ -49,14 +51,13 @@ if TYPE_CHECKING:
 
 
 class ManualSourceResource(dg.ConfigurableResource):
-    """The folder connector (vendor API, webhook and crawl connectors come next)."""
+    """The folder source as `sources.folder` configures it (path, vendor, license)."""
 
-    folder: str
-    default_vendor: str
-    default_license: str
+    folder_source: str  # FolderSourceSettings as JSON, its path made absolute
 
     def connector(self) -> FolderConnector:
-        return FolderConnector(Path(self.folder), self.default_vendor, self.default_license)
+        folder = FolderSourceSettings.model_validate_json(self.folder_source)
+        return folder_connector(Settings(sources={"folder": folder}))
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -263,9 +264,9 @@ def build_resources(
     )
     return {
         "source": ManualSourceResource(
-            folder=str(settings.resolve(settings.sources.folder.path)),
-            default_vendor=settings.sources.folder.default_vendor,
-            default_license=settings.sources.folder.default_license,
+            folder_source=settings.sources.folder.model_copy(
+                update={"path": settings.resolve(settings.sources.folder.path)}
+            ).model_dump_json()
         ),
         "object_store": object_store,
         "io_manager": StageIOManager(object_store=object_store),
