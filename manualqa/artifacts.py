@@ -93,7 +93,7 @@ def raw_metadata(raw: RawManual) -> dict[str, Any]:
 def load_raw(data: bytes, metadata: dict[str, Any]) -> RawManual:
     """Rebuild a `RawManual` from its bytes and `raw_metadata`."""
     return RawManual(
-        ref=ManualRef(**metadata["ref"]),
+        ref=_ref(metadata["ref"]),
         sha256=metadata["sha256"],
         data=data,
         fetched_at=metadata["fetched_at"],
@@ -108,7 +108,7 @@ def load_manual_text(data: bytes) -> ManualText:
     raw = _load(data)
     doc = raw["doc"]
     return ManualText(
-        ref=ManualRef(**raw["ref"]),
+        ref=_ref(raw["ref"]),
         doc=ExtractedManual(
             key=doc["key"],
             media_type=doc["media_type"],
@@ -129,7 +129,7 @@ def dump_manual_chunks(chunks: ManualChunks) -> bytes:
 def load_manual_chunks(data: bytes) -> ManualChunks:
     raw = _load(data)
     return ManualChunks(
-        ref=ManualRef(**raw["ref"]),
+        ref=_ref(raw["ref"]),
         chunks=[Chunk(**{**c, "section_path": tuple(c["section_path"])}) for c in raw["chunks"]],
     )
 
@@ -154,6 +154,11 @@ def load_chunk_embeddings(data: bytes) -> ChunkEmbeddings:
             chunk_ids=tuple(str(i) for i in stored["chunk_ids"]),
             vectors=stored["vectors"],
         )
+
+
+def _ref(stored: dict[str, Any]) -> ManualRef:
+    # JSON has no tuples: give tuple fields back their type.
+    return ManualRef(**{**stored, "allowed_uses": tuple(stored["allowed_uses"])})
 
 
 def _dump(obj: dict[str, Any]) -> bytes:
