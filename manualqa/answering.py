@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from manualqa.index.base import Hit, SearchFilters
+from manualqa.injection import keep_out_of_prompts
 from manualqa.llm import LLMClient
 from manualqa.prompts import ABSTAIN_TEXT, PromptPassage, render_answer_prompt
 from manualqa.retrieval import Retriever
@@ -77,9 +78,10 @@ def answer_question(
 
     Abstains without calling the model when no passage reaches `min_score`, and
     refuses an answer that cites no passage it was given (no citation, no claim).
+    Passages flagged for prompt injection never reach the model.
     """
     hits = retriever.search(question, top_k, filters)
-    relevant = [h for h in hits if h.score >= min_score]
+    relevant = keep_out_of_prompts([h for h in hits if h.score >= min_score])
     role = llm.role("answer")
     if not relevant:
         return Answer(question, ABSTAIN_TEXT, True, [], hits, role.model, False, 0.0)

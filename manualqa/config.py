@@ -222,23 +222,54 @@ class ChunkingSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
+    # litellm: any LiteLLM embedding model; tei: the model a Text Embeddings Inference
+    # server at `api_base` serves, called on its OpenAI-compatible /v1/embeddings route.
+    provider: Literal["litellm", "tei"] = "litellm"
     model: str = "manualqa/all-MiniLM-L6-v2"
     dimension: int = 384
     batch_size: int = Field(128, ge=1, le=2048)  # texts per LiteLLM call
     api_base: str | None = None
 
+    @model_validator(mode="after")
+    def _tei_needs_a_server(self) -> EmbeddingSettings:
+        if self.provider == "tei" and not self.api_base:
+            raise ValueError("embedding.provider tei needs embedding.api_base (http://host/v1)")
+        return self
+
+
+class LLMFallbackSettings(BaseModel):
+    """A further model tried, in order, when the role's model keeps failing."""
+
+    model: str
+    api_base: str | None = None
+
 
 class LLMRoleSettings(BaseModel):
+    """One role's model, its limits and how it fails over (a LiteLLM Router model group)."""
+
     model: str
-    temperature: float = 0.0
-    max_tokens: int = 512
+    api: Literal["chat", "responses"] = "chat"  # OpenAI Chat Completions or Responses API
+    temperature: float = Field(0.0, ge=0.0, le=2.0)  # never sent to reasoning models
+    max_tokens: int = Field(512, ge=1)  # sent under the name the model family expects
+    timeout_s: float = Field(30.0, gt=0)
+    num_retries: int = Field(1, ge=0, le=10)
+    fallbacks: list[LLMFallbackSettings] = []
     api_base: str | None = None
 
 
 class LLMSettings(BaseModel):
-    answer: LLMRoleSettings = LLMRoleSettings(model="manualqa/extractive")
+    """Models per role; every role defaults to the offline `manualqa/…` provider."""
+
+    answer: LLMRoleSettings = LLMRoleSettings(model="manualqa/extractive", timeout_s=20.0)
+    sql: LLMRoleSettings = LLMRoleSettings(model="manualqa/catalog-sql", max_tokens=400)
+    router: LLMRoleSettings = LLMRoleSettings(model="manualqa/intent", max_tokens=16)
+    composition: LLMRoleSettings = LLMRoleSettings(model="manualqa/composer", timeout_s=20.0)
+    # Model names (after the provider prefix) that take `max_completion_tokens` and no
+    # `temperature`; fnmatch patterns, case-insensitive.
+    reasoning_models: list[str] = ["gpt-5*", "o1*", "o3*", "o4*"]
     cache: Literal["memory", "redis", "none"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    cache_ttl_s: int = Field(86_400, ge=1)
 
 
 class IndexSettings(BaseModel):
@@ -250,6 +281,20 @@ class IndexSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense"] = "hybrid"
     min_score: float = Field(0.4, ge=-1.0, le=1.0)
+
+
+class TextToSqlSettings(BaseModel):
+    """Limits on catalog questions answered in SQL (`POST /v1/sql`)."""
+
+    max_rows: int = Field(100, ge=1, le=10_000)  # a LIMIT no statement may exceed
+    statement_timeout_ms: int = Field(2_000, ge=100, le=60_000)
+    template_cache_size: int = Field(1_024, ge=0)  # normalised question -> checked statement
+
+
+class QuestionSettings(BaseModel):
+    """What a question to the API may be: longer ones and control characters are refused."""
+
+    max_chars: int = Field(1_000, ge=16, le=10_000)
 
 
 class EvalSettings(BaseModel):
@@ -298,6 +343,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
     database_url: SecretStr | None = None
+    # The login of the read-only role that runs text-to-SQL (`READONLY_DATABASE_URL`); by
+    # default the catalog URL with that role's name and no password (embedded trust auth).
+    readonly_database_url: SecretStr | None = None
     postgres: PostgresSettings = PostgresSettings()
     sources: SourcesSettings = SourcesSettings()
     object_store: ObjectStoreSettings = ObjectStoreSettings()
@@ -309,6 +357,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     index: IndexSettings = IndexSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    text_to_sql: TextToSqlSettings = TextToSqlSettings()
+    questions: QuestionSettings = QuestionSettings()
     evals: EvalSettings = EvalSettings()
     checks: CheckSettings = CheckSettings()
     serving: ServingSettings = ServingSettings()
@@ -319,6 +369,11 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url_from_env(cls, value: Any) -> Any:
         return value or read_secret("DATABASE_URL")
+
+    @field_validator("readonly_database_url", mode="before")
+    @classmethod
+    def _readonly_url_from_env(cls, value: Any) -> Any:
+        return value or read_secret("READONLY_DATABASE_URL")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -372,8 +427,9 @@ class _YamlSource(PydanticBaseSettingsSource):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path} must hold a mapping at the top level")
-        if "database_url" in data:
-            raise ValueError(f"{path}: database_url is a secret; set DATABASE_URL instead")
+        for secret in ("database_url", "readonly_database_url"):
+            if secret in data:
+                raise ValueError(f"{path}: {secret} is a secret; set {secret.upper()} instead")
         return data
 
 

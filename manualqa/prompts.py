@@ -1,27 +1,83 @@
-"""Version-controlled prompt templates (rendered with str.format, never per-request I/O)."""
+"""Prompts: version-controlled files in `prompt_templates/`, read once, each with a hash.
+
+Every prompt is a `<name>.system.md` and a `<name>.user.md` template (`string.Template`,
+`$name` placeholders: substitution is not recursive, so text put in cannot expand further
+placeholders). The hash of both files travels with every rendered prompt, so each model
+call records exactly which prompt text it was given.
+
+Untrusted text (questions, manual passages, catalog rows) goes only into the user
+message, between tags the system message names; `fence` keeps that text from opening or
+closing one of those tags.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from string import Template
 
-PROMPT_VERSION = "answer-v1"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "prompt_templates"
 ABSTAIN_TEXT = "I could not find the answer in the available manuals."
-
-ANSWER_SYSTEM = (
-    "You answer questions about product manuals using only the numbered passages you are given. "
-    "Cite every claim with the number of the passage it comes from in square brackets, e.g. [2]. "
-    "Prefer the passage whose product matches the question. If the passages do not contain the "
-    f"answer, reply exactly: {ABSTAIN_TEXT}"
+CANNOT_ANSWER_SQL = "CANNOT_ANSWER"
+DELIMITER_TAGS = (
+    "question",
+    "passages",
+    "passage",
+    "schema",
+    "values",
+    "rows",
+    "manual_answer",
 )
+_TAG_RE = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DELIMITER_TAGS) + r")\b)", re.IGNORECASE)
 
-_PASSAGE_HEADER = "[{n}] manual={manual} | product={product} | page={page} | section={section}"
-_PASSAGE_RE = re.compile(
-    r"^\[(?P<n>\d+)\] manual=(?P<manual>[^|]*) \| product=(?P<product>[^|]*) \| "
-    r"page=(?P<page>[^|]*) \| section=(?P<section>.*)$",
-    re.MULTILINE,
-)
-_QUESTION_RE = re.compile(r"^Question: (?P<q>.*)$", re.MULTILINE)
+
+class SqlModelCannotAnswer(Exception):
+    """The `sql` model replied `CANNOT_ANSWER_SQL`: the catalog cannot answer the question."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    system: str
+    user: str
+    hash: str  # first 16 hex digits of the SHA-256 of both files
+
+    def render(self, **values: str) -> RenderedPrompt:
+        """Chat messages with `values` substituted (a missing value raises KeyError)."""
+        messages = [
+            {"role": "system", "content": Template(self.system).substitute(values)},
+            {"role": "user", "content": Template(self.user).substitute(values)},
+        ]
+        return RenderedPrompt(messages, template=self)
+
+
+class RenderedPrompt(list[dict[str, str]]):
+    """Chat messages that remember the prompt template they came from."""
+
+    def __init__(self, messages: list[dict[str, str]], *, template: PromptTemplate) -> None:
+        super().__init__(messages)
+        self.template = template
+
+
+@cache
+def load_prompt(name: str) -> PromptTemplate:
+    """The prompt `name` from `prompt_templates/` (read from disk once per process)."""
+    system = (TEMPLATE_DIR / f"{name}.system.md").read_bytes()
+    user = (TEMPLATE_DIR / f"{name}.user.md").read_bytes()
+    digest = hashlib.sha256(system + b"\0" + user).hexdigest()[:16]
+    return PromptTemplate(name, system.decode().strip(), user.decode().strip(), digest)
+
+
+def fence(text: str) -> str:
+    """Untrusted text made unable to open or close a prompt delimiter tag.
+
+    `<` before a delimiter tag name becomes `‹`, which no tag starts with; the words stay
+    readable to a model and every other `<` is left alone.
+    """
+    return _TAG_RE.sub("‹", text)
 
 
 @dataclass(frozen=True)
@@ -36,42 +92,53 @@ class PromptPassage:
     text: str
 
 
-def render_answer_prompt(question: str, passages: list[PromptPassage]) -> list[dict[str, str]]:
+def _attribute(value: str) -> str:
+    return fence(value).replace('"', "'").replace("\n", " ")
+
+
+def _passage_block(p: PromptPassage) -> str:
+    return (
+        f'<passage n="{p.number}" manual="{_attribute(p.manual)}" '
+        f'product="{_attribute(p.product)}" page="{_attribute(p.page)}" '
+        f'section="{_attribute(p.section)}">\n{fence(p.text.strip())}\n</passage>'
+    )
+
+
+def render_answer_prompt(question: str, passages: list[PromptPassage]) -> RenderedPrompt:
     """Chat messages for the `answer` role."""
-    blocks = []
-    for p in passages:
-        header = _PASSAGE_HEADER.format(
-            n=p.number,
-            manual=p.manual,
-            product=p.product,
-            page=p.page,
-            section=p.section,
-        )
-        blocks.append(f"{header}\n{p.text.strip()}")
-    user = f"Question: {question.strip()}\n\nPassages:\n\n" + "\n\n".join(blocks)
-    return [
-        {"role": "system", "content": ANSWER_SYSTEM},
-        {"role": "user", "content": user},
-    ]
+    return load_prompt("answer").render(
+        abstain_text=ABSTAIN_TEXT,
+        question=fence(question.strip()),
+        passages="\n\n".join(_passage_block(p) for p in passages),
+    )
+
+
+_QUESTION_RE = re.compile(r"<question>\n(?P<q>.*?)\n</question>", re.DOTALL)
+_PASSAGE_RE = re.compile(
+    r'^<passage n="(?P<n>\d+)" manual="(?P<manual>[^"]*)" product="(?P<product>[^"]*)" '
+    r'page="(?P<page>[^"]*)" section="(?P<section>[^"]*)">\n(?P<text>.*?)\n</passage>$',
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def parse_answer_prompt(user_message: str) -> tuple[str, list[PromptPassage]]:
-    """Inverse of `render_answer_prompt` for the user message (used by the offline model)."""
+    """Inverse of `render_answer_prompt` for the user message (used by the offline model).
+
+    The delimiters cannot occur inside the fenced question or passages, so a manual that
+    contains `Question:` or a passage header cannot confuse it.
+    """
     match = _QUESTION_RE.search(user_message)
     if match is None:
-        raise ValueError("the prompt has no 'Question:' line")
-    headers = list(_PASSAGE_RE.finditer(user_message))
-    passages = []
-    for i, header in enumerate(headers):
-        end = headers[i + 1].start() if i + 1 < len(headers) else len(user_message)
-        passages.append(
-            PromptPassage(
-                number=int(header["n"]),
-                manual=header["manual"].strip(),
-                product=header["product"].strip(),
-                page=header["page"].strip(),
-                section=header["section"].strip(),
-                text=user_message[header.end() : end].strip(),
-            )
+        raise ValueError("the prompt has no <question> block")
+    passages = [
+        PromptPassage(
+            number=int(m["n"]),
+            manual=m["manual"],
+            product=m["product"],
+            page=m["page"],
+            section=m["section"],
+            text=m["text"].strip(),
         )
+        for m in _PASSAGE_RE.finditer(user_message)
+    ]
     return match["q"].strip(), passages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 MAX_TOP_K = 8
@@ -94,3 +96,64 @@ class WebhookAcceptedResponse(BaseModel):
     item_id: str = Field(description="The inbox item; the same idempotency key maps to it.")
     document_id: str
     received_at: str
+
+
+class SqlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    question: str = Field(
+        ..., min_length=1, max_length=10_000, examples=["How many manuals does Acme have?"]
+    )
+
+
+class RowCitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ref: str = Field(description="The [T<n>] marker: the n-th row of the result.")
+    keys: dict[str, dict[str, Any]] = Field(
+        description="Table -> primary key -> value of the catalog rows this row was read from."
+    )
+
+
+class SqlResponse(BaseModel):
+    question: str
+    intent: str
+    statement: str = Field(description="The statement that ran, as the guard rewrote it.")
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[list[Any]]
+    citations: list[RowCitationOut]
+    tables: list[str] = Field(description="Catalog tables the statement read.")
+    model: str
+    cost_usd: float | None
+    template_cached: bool
+    schema_version: str
+    took_ms: float
+
+
+class QueryRequest(_Request):
+    question: str = Field(..., min_length=1, max_length=10_000)
+
+
+class QueryCitation(BaseModel):
+    """One citation model for both parts: a catalog row or a manual passage."""
+
+    kind: Literal["row", "passage"]
+    ref: str = Field(description="The marker in the answer: T<n> for rows, <n> for passages.")
+    table_keys: dict[str, dict[str, Any]] | None = None
+    passage: CitationOut | None = None
+
+
+class QueryResponse(BaseModel):
+    question: str
+    intent: str
+    answer: str
+    abstained: bool
+    citations: list[QueryCitation]
+    catalog: SqlResponse | None
+    catalog_refused: str | None = Field(
+        None, description="Why the catalog part gave no rows, when the question needed it."
+    )
+    model: str
+    cost_usd: float | None
+    took_ms: float

@@ -13,6 +13,7 @@ from manualqa.config import Settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
+from sql.text_to_sql import TextToSql
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class AppState:
     index: QdrantSnapshotReader
     retriever: Retriever
     engine: Engine
+    text_to_sql: TextToSql
 
     async def follow_index(self) -> None:
         """Switch to each newly published snapshot, without blocking requests."""
@@ -38,3 +40,5 @@ class AppState:
         self.index.close()
         with contextlib.suppress(Exception):
             self.engine.dispose()
+        with contextlib.suppress(Exception):
+            self.text_to_sql.readonly_engine.dispose()

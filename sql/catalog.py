@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session
 from manualqa import documents
 from manualqa.documents import ManualRef, SectionInfo, slugify
 from manualqa.governance import parse_expiry
+from manualqa.injection import Finding
 from sql.models import (
     EMBEDDING_DIMENSION,
     SECTION_PATH_SEPARATOR,
     AuditLog,
     Chunk,
+    ChunkInjectionFlag,
     Embedding,
     FileArtifact,
     License,
@@ -344,6 +346,59 @@ def replace_chunks(session: Session, key: str, chunks: Sequence[documents.Chunk]
             ],
         )
     return len(chunks)
+
+
+def replace_chunk_flags(session: Session, key: str, flags: Mapping[str, Sequence[Finding]]) -> int:
+    """Replace the injection flags of a manual's chunks (`manualqa.injection.scan_chunks`);
+    return how many chunks are flagged.
+
+    Raises:
+        ValueError: a flagged chunk id is not one of this manual's chunks.
+    """
+    manual_id = _manual_id(session, key)
+    chunk_ids = select(Chunk.id).where(Chunk.manual_id == manual_id)
+    strangers = set(flags) - set(session.scalars(chunk_ids))
+    if strangers:
+        raise ValueError(f"{len(strangers)} flagged chunks are not in manual {key!r}")
+    session.execute(delete(ChunkInjectionFlag).where(ChunkInjectionFlag.chunk_id.in_(chunk_ids)))
+    rows = [
+        {"chunk_id": chunk_id, "rule": finding.rule, "excerpt": finding.excerpt}
+        for chunk_id, findings in flags.items()
+        for finding in findings
+    ]
+    if rows:
+        session.execute(insert(ChunkInjectionFlag), rows)
+    return len(flags)
+
+
+@dataclass(frozen=True)
+class FlaggedChunk:
+    manual_key: str
+    chunk_id: str
+    page: int | None
+    section: str
+    rule: str
+    excerpt: str
+
+
+def list_flagged_chunks(session: Session, key: str | None = None) -> list[FlaggedChunk]:
+    """Chunks flagged for prompt injection, by manual and chunk order."""
+    query = (
+        select(
+            Manual.key.label("manual_key"),
+            Chunk.id.label("chunk_id"),
+            Chunk.page,
+            Chunk.section,
+            ChunkInjectionFlag.rule,
+            ChunkInjectionFlag.excerpt,
+        )
+        .join(Chunk, ChunkInjectionFlag.chunk_id == Chunk.id)
+        .join(Manual, Chunk.manual_id == Manual.id)
+        .order_by(Manual.key, Chunk.ordinal, ChunkInjectionFlag.rule)
+    )
+    if key is not None:
+        query = query.where(Manual.key == key)
+    return [FlaggedChunk(**row._mapping) for row in session.execute(query)]
 
 
 def replace_embeddings(

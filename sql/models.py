@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Computed,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -335,3 +336,41 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+
+
+class ChunkInjectionFlag(Base):
+    """A chunk that reads like an instruction aimed at a model, or hides text (found at
+    ingest by `manualqa.injection`); such chunks are kept out of prompts."""
+
+    __tablename__ = "chunk_injection_flags"
+    __table_args__ = (UniqueConstraint("chunk_id", "rule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chunk_id: Mapped[str] = mapped_column(String(32), ForeignKey("chunks.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(100))
+    excerpt: Mapped[str] = mapped_column(Text)
+    flagged_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class LLMCallRecord(Base):
+    """One chat or embedding call: tokens, cost, prompt hash, and whom it served."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (
+        Index("ix_llm_calls_client_id_at", "client_id", "at"),
+        Index("ix_llm_calls_partition_at", "partition", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+    role: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_name: Mapped[str | None] = mapped_column(String(100))
+    prompt_hash: Mapped[str | None] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(200))
+    partition: Mapped[str | None] = mapped_column(String(300))
+    prompt_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    completion_tokens: Mapped[int] = mapped_column(server_default=text("0"))
+    cost_usd: Mapped[float | None] = mapped_column(Float)  # null: no price known
+    cached: Mapped[bool] = mapped_column(server_default=false())
+    latency_ms: Mapped[float] = mapped_column(Float)

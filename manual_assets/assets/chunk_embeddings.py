@@ -10,7 +10,8 @@ from manual_assets.partitions import manual_partitions
 from manual_assets.resources import CatalogResource, LLMResource
 from manualqa.artifacts import ChunkEmbeddings, ManualChunks, fingerprint
 from manualqa.chunking import embedding_text
-from sql import catalog
+from manualqa.usage import usage_scope
+from sql import catalog, usage
 
 
 @dg.asset(
@@ -35,7 +36,8 @@ def chunk_embeddings(
     client = llm.client()
     client.embed(["warm-up"])  # load the model outside the timed span
     started = time.perf_counter()
-    vectors = client.embed([embedding_text(c, manual_chunks.ref.title) for c in chunks])
+    with usage_scope(partition=key):
+        vectors = client.embed([embedding_text(c, manual_chunks.ref.title) for c in chunks])
     seconds = time.perf_counter() - started
     with catalog_db.session() as session:
         catalog.replace_embeddings(
@@ -45,6 +47,7 @@ def chunk_embeddings(
             {c.chunk_id: v.tolist() for c, v in zip(chunks, vectors, strict=True)},
         )
         catalog.set_manual_status(session, key, "embedded")
+        usage.record_llm_calls(session, client.ledger.take(partition=key))
     value = ChunkEmbeddings(
         model=llm.embedding_model, chunk_ids=tuple(c.chunk_id for c in chunks), vectors=vectors
     )

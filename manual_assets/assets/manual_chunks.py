@@ -12,6 +12,7 @@ from manualqa.artifacts import ManualChunks, ManualText, fingerprint
 from manualqa.chunking import chunk_manual
 from manualqa.documents import Chunk
 from manualqa.extraction import canonical_media_type
+from manualqa.injection import scan_chunks
 from manualqa.quality import chunk_lengths, orphan_chunks
 from manualqa.tokens import default_token_counter
 from sql import catalog
@@ -37,6 +38,7 @@ def manual_chunks(
     chunks = chunk_manual(manual_text.doc, default_token_counter(), chunker.settings())
     with catalog_db.session() as session:
         catalog.replace_chunks(session, key, chunks)
+        flagged = catalog.replace_chunk_flags(session, key, scan_chunks(chunks))
         catalog.set_manual_status(session, key, "chunked")
     value = ManualChunks(ref=manual_text.ref, chunks=chunks)
     tokens = [c.token_count for c in chunks]
@@ -49,6 +51,7 @@ def manual_chunks(
             "tokens_median": statistics.median(tokens) if tokens else 0,
             "tokens_max": max(tokens, default=0),
             "sections_covered": len({c.section_path for c in chunks}),
+            "flagged_chunks": flagged,  # kept out of prompts: `manualqa sql flagged` lists them
             "preview": dg.MetadataValue.md(_preview(chunks[:3])),
         },
     )

@@ -1,8 +1,10 @@
-"""The offline LiteLLM provider `manualqa/…`: local embeddings and the extractive answerer.
+"""The offline LiteLLM provider `manualqa/…`: local embeddings and one model per role.
 
 Registered through `litellm.custom_provider_map`, so pipeline and API call it
 exactly as they would call a hosted model; swapping in a real model is a
-configuration change (`llm.answer.model`, `embedding.model`).
+configuration change (`llm.<role>.model`, `embedding.model`). The catalog-SQL, intent
+and composer models read the structured request from the call's metadata
+(`LLMClient.complete(offline_input=…)`), never from the rendered prompt.
 """
 
 from __future__ import annotations
@@ -21,36 +23,55 @@ from litellm.types.utils import (
 
 from manualqa.llm.extractive import DEFAULT_MIN_COVERAGE, answer_extractively, content_terms
 from manualqa.llm.local_embedder import shared_minilm
+from manualqa.llm.offline_catalog import catalog_sql
+from manualqa.llm.offline_router import classify_intent, compose_answer
 from manualqa.prompts import parse_answer_prompt
 
 PROVIDER = "manualqa"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 EXTRACTIVE_MODEL = "extractive"
+CATALOG_SQL_MODEL = "catalog-sql"
+INTENT_MODEL = "intent"
+COMPOSER_MODEL = "composer"
+CHAT_MODELS = (EXTRACTIVE_MODEL, CATALOG_SQL_MODEL, INTENT_MODEL, COMPOSER_MODEL)
 MODEL_BATCH = 32  # texts per forward pass; a LiteLLM call may carry several batches
 
 
 class OfflineProvider(CustomLLM):
-    """Serves `manualqa/extractive` (chat) and `manualqa/all-MiniLM-L6-v2` (embedding)."""
+    """Serves the chat models in `CHAT_MODELS` and `manualqa/all-MiniLM-L6-v2` (embedding)."""
 
     def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
         model: str = kwargs["model"]
-        if model != EXTRACTIVE_MODEL:
-            raise ValueError(f"the offline provider has no chat model {model!r}")
         messages: list[dict[str, Any]] = kwargs["messages"]
-        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        question, passages = parse_answer_prompt(user)
-        params = kwargs.get("optional_params") or {}
-        answer = answer_extractively(
-            question, passages, min_coverage=float(params.get("min_coverage", DEFAULT_MIN_COVERAGE))
-        )
+        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+        request: dict[str, Any] = metadata.get("manualqa") or {}
+        if model != EXTRACTIVE_MODEL and model in CHAT_MODELS and not request:
+            raise ValueError(
+                f"the offline {model} model reads its request from offline_input; "
+                "call it through LLMClient.complete(..., offline_input=...)"
+            )
+        if model == EXTRACTIVE_MODEL:
+            user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+            question, passages = parse_answer_prompt(user)
+            params = kwargs.get("optional_params") or {}
+            coverage = float(params.get("min_coverage", DEFAULT_MIN_COVERAGE))
+            text = answer_extractively(question, passages, min_coverage=coverage).text
+        elif model == CATALOG_SQL_MODEL:
+            text = catalog_sql(request["question"], request["columns"], request["values"])
+        elif model == INTENT_MODEL:
+            text = classify_intent(request["question"])
+        elif model == COMPOSER_MODEL:
+            text = compose_answer(request["rows_text"], request["manual_answer"])
+        else:
+            raise ValueError(f"the offline provider has no chat model {model!r}")
         prompt_tokens = sum(len(content_terms(str(m["content"]))) for m in messages)
-        completion_tokens = len(answer.text.split())
+        completion_tokens = len(text.split())
         response: ModelResponse = kwargs["model_response"]
         response.choices = [
             Choices(
                 index=0,
                 finish_reason="stop",
-                message=Message(role="assistant", content=answer.text),
+                message=Message(role="assistant", content=text),
             )
         ]
         response.model = f"{PROVIDER}/{model}"

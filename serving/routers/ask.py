@@ -6,24 +6,28 @@ from fastapi import APIRouter
 
 from manualqa.answering import answer_question
 from manualqa.index.base import SearchFilters
-from serving.deps import StateDep
+from manualqa.questions import check_question
+from manualqa.usage import usage_scope
+from serving.deps import ClientIdDep, StateDep
 from serving.schemas import AskRequest, AskResponse, CitationOut
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
 
 @router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, state: StateDep) -> AskResponse:
+def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskResponse:
     """An answer composed from the manuals, citing manual, page and section; or an abstention."""
     started = time.perf_counter()
-    answer = answer_question(
-        body.question,
-        state.retriever,
-        state.llm,
-        top_k=body.top_k,
-        min_score=state.settings.retrieval.min_score,
-        filters=SearchFilters(vendor=body.vendor, product=body.product),
-    )
+    question = check_question(body.question, state.settings.questions.max_chars)
+    with usage_scope(client_id=client_id):
+        answer = answer_question(
+            question,
+            state.retriever,
+            state.llm,
+            top_k=body.top_k,
+            min_score=state.settings.retrieval.min_score,
+            filters=SearchFilters(vendor=body.vendor, product=body.product),
+        )
     return AskResponse(
         question=answer.question,
         answer=answer.text,

@@ -1,0 +1,75 @@
+"""One endpoint for any question: catalog (SQL), manual content (RAG) or both."""
+
+import time
+
+from fastapi import APIRouter
+
+from manualqa.answering import answer_question
+from manualqa.index.base import SearchFilters
+from manualqa.query_router import CatalogPart, compose, format_rows, route_query
+from manualqa.questions import check_question
+from manualqa.sql_generation import classify_intent
+from manualqa.usage import usage_scope
+from serving.deps import ClientIdDep, StateDep
+from serving.routers.catalog_sql import answer_from_catalog, sql_response
+from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse
+from sql.text_to_sql import CatalogQuestionRefused
+
+router = APIRouter(prefix="/v1", tags=["answers"])
+
+
+@router.post("/query", response_model=QueryResponse)
+def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryResponse:
+    """Classifies the question, runs the catalog part, the manual part or both, and
+    composes one answer: `[T<n>]` cites catalog rows, `[<n>]` cites manual passages."""
+    started = time.perf_counter()
+    question = check_question(body.question, state.settings.questions.max_chars)
+
+    def ask_catalog(q: str) -> CatalogPart:
+        try:
+            answer = answer_from_catalog(state, q, client_id)
+        except CatalogQuestionRefused as exc:
+            return CatalogPart(rows_text="", result=None, cost_usd=0.0, refused=exc.reason)
+        return CatalogPart(format_rows(answer.columns, answer.rows), answer, answer.cost_usd)
+
+    with usage_scope(client_id=client_id):
+        result = route_query(
+            question,
+            classify=lambda q: classify_intent(state.llm, q),
+            ask_catalog=ask_catalog,
+            ask_manuals=lambda q: answer_question(
+                q,
+                state.retriever,
+                state.llm,
+                top_k=body.top_k,
+                min_score=state.settings.retrieval.min_score,
+                filters=SearchFilters(vendor=body.vendor, product=body.product),
+            ),
+            compose_parts=lambda q, rows, manual: compose(state.llm, q, rows, manual),
+        )
+    took_ms = round((time.perf_counter() - started) * 1000, 2)
+    citations: list[QueryCitation] = []
+    catalog = None
+    if result.catalog is not None and result.catalog.result is not None:
+        catalog = sql_response(result.catalog.result, took_ms)
+        citations += [
+            QueryCitation(kind="row", ref=c.ref, table_keys=c.keys) for c in catalog.citations
+        ]
+    if result.manual is not None:
+        citations += [
+            QueryCitation(kind="passage", ref=str(c.number), passage=CitationOut.model_validate(c))
+            for c in result.manual.citations
+        ]
+    manual_abstained = result.manual is None or result.manual.abstained
+    return QueryResponse(
+        question=question,
+        intent=result.intent,
+        answer=result.text,
+        abstained=catalog is None and manual_abstained,
+        citations=citations,
+        catalog=catalog,
+        catalog_refused=result.catalog.refused if result.catalog else None,
+        model=result.model,
+        cost_usd=result.cost_usd,
+        took_ms=took_ms,
+    )
