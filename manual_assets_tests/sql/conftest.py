@@ -30,7 +30,7 @@ class DemoCatalog:
 @pytest.fixture
 def demo_catalog(db_session: Session) -> DemoCatalog:
     """Every demo manual with a page count, one quarantined, one product with no manual."""
-    refs = FolderConnector(DEMO_MANUALS).discover()
+    refs = FolderConnector(DEMO_MANUALS).list_all()
     pages = {}
     for i, ref in enumerate(refs):
         catalog.upsert_manual(
