@@ -23,6 +23,7 @@ COPY sql ./sql
 COPY manual_assets ./manual_assets
 COPY serving ./serving
 COPY evals ./evals
+COPY cli ./cli
 RUN pip install --upgrade pip==25.3 setuptools==80.9.0 wheel==0.45.1 \
     && pip install .
 

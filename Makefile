@@ -20,13 +20,13 @@ $(STAMP): pyproject.toml
 
 ## Materialize every manual and eval_scores, then serve the Dagster UI (:3000) and the API (:8000).
 up: install
-	$(PY) -m manual_assets.quickstart
+	$(PY) -m cli up
 
 ## Materialize only (no servers), e.g. for benchmarks.
 materialize: install
-	$(PY) -m manual_assets.quickstart --no-serve
+	$(PY) -m cli up --no-serve
 
-## The whole test suite (starts its own embedded PostgreSQL, moto S3 server; uses Redis on :6379).
+## The whole test suite (starts its own embedded PostgreSQL and a moto S3 server; uses Redis on :6379).
 test: install
 	$(PY) -m pytest
 

@@ -11,9 +11,18 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import audit, license, quarantine, sources, sql, store
+from cli import audit, license, migrate, quarantine, sources, sql, store, up
 
-COMMANDS: tuple[ModuleType, ...] = (audit, license, quarantine, sources, sql, store)
+COMMANDS: tuple[ModuleType, ...] = (
+    audit,
+    license,
+    migrate,
+    quarantine,
+    sources,
+    sql,
+    store,
+    up,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

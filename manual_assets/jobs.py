@@ -1,20 +1,17 @@
-"""Jobs: ingest one manual through every stage; score the golden set for a week."""
+"""Jobs: fetch one manual's bytes; score the golden set for a week."""
 
 import dagster as dg
 
-from manual_assets.assets.evaluation import eval_scores
-from manual_assets.assets.indexing import chunk_embeddings, qdrant_collection
-from manual_assets.assets.ingestion import raw_manual
-from manual_assets.assets.processing import manual_chunks, manual_text
+from manual_assets.assets import eval_scores
+from manual_assets.assets.raw_manual import raw_manual
 from manual_assets.partitions import eval_weeks, manual_partitions
 
-MANUAL_ASSETS = [raw_manual, manual_text, manual_chunks, chunk_embeddings, qdrant_collection]
-
-ingest_manual_job = dg.define_asset_job(
-    "ingest_manual_job",
-    selection=dg.AssetSelection.assets(*MANUAL_ASSETS),
+# The source sensor runs only this; Dagster's automation takes the manual from there.
+raw_manual_job = dg.define_asset_job(
+    "raw_manual_job",
+    selection=dg.AssetSelection.assets(raw_manual),
     partitions_def=manual_partitions,
-    description="Fetch, extract, chunk, embed and index one manual.",
+    description="Fetch one manual's bytes from its source.",
 )
 
 weekly_eval_job = dg.define_asset_job(

@@ -7,26 +7,43 @@ here starts a server at import.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from manualqa.artifacts import (
+    ChunkEmbeddings,
+    ManualChunks,
+    ManualText,
+    RawManual,
+    dump_chunk_embeddings,
+    dump_manual_chunks,
+    dump_manual_text,
+    load_chunk_embeddings,
+    load_manual_chunks,
+    load_manual_text,
+    load_raw,
+    raw_metadata,
+)
 from manualqa.config import (
     ChunkingSettings,
     EmbeddingSettings,
+    FolderSourceSettings,
     LLMRoleSettings,
     LLMSettings,
+    ObjectStoreSettings,
     Settings,
 )
 from manualqa.index.qdrant_local import QdrantSnapshotReader, QdrantSnapshotWriter
-from manualqa.objectstore import LocalObjectStore
+from manualqa.objectstore import ObjectStore, open_object_store, raw_key, stage_key
 from manualqa.sources import FolderConnector
+from manualqa.sources.registry import folder_connector
 from sql import db
 
 if TYPE_CHECKING:
@@ -34,21 +51,90 @@ if TYPE_CHECKING:
 
 
 class ManualSourceResource(dg.ConfigurableResource):
-    """The folder connector (vendor API, webhook and crawl connectors come next)."""
+    """The folder source as `sources.folder` configures it (path, vendor, license)."""
 
-    folder: str
-    default_vendor: str
-    default_license: str
+    folder_source: str  # FolderSourceSettings as JSON, its path made absolute
 
     def connector(self) -> FolderConnector:
-        return FolderConnector(Path(self.folder), self.default_vendor, self.default_license)
+        folder = FolderSourceSettings.model_validate_json(self.folder_source)
+        return folder_connector(Settings(sources={"folder": folder}))
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
-    root: str
+    """The configured object store: a local folder laid out like the bucket, or S3."""
 
-    def store(self) -> LocalObjectStore:
-        return LocalObjectStore(Path(self.root))
+    kind: Literal["local", "s3"]
+    root: str
+    bucket: str
+    endpoint_url: str | None
+    region: str
+
+    def store(self) -> ObjectStore:
+        config = ObjectStoreSettings(
+            kind=self.kind,
+            root=Path(self.root),
+            bucket=self.bucket,
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+        )
+        return open_object_store(Settings(object_store=config))
+
+
+# How each processed stage's value is stored: file extension, encoder, decoder.
+_STAGE_FORMATS: dict[type, tuple[str, Callable[[Any], bytes], Callable[[bytes], Any]]] = {
+    ManualText: (".json", dump_manual_text, load_manual_text),
+    ManualChunks: (".json", dump_manual_chunks, load_manual_chunks),
+    ChunkEmbeddings: (".npz", dump_chunk_embeddings, load_chunk_embeddings),
+}
+
+
+class StageIOManager(dg.ConfigurableIOManager):
+    """Passes each per-manual stage's value to the next stage through the object store.
+
+    Raw bytes go to their immutable content-addressed key; every other stage's value
+    replaces that stage's object for the manual. The key is recorded as `object_key` on
+    the materialization, and a downstream stage loads exactly the object its upstream's
+    latest materialization recorded.
+    """
+
+    object_store: ObjectStoreResource
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        store = self.object_store.store()
+        manual = context.partition_key
+        if isinstance(obj, RawManual):
+            key = raw_key(manual, obj.sha256, obj.ref.file_name)
+            created = store.put_immutable(key, obj.data, metadata=raw_metadata(obj))
+            context.add_output_metadata({"object_key": key, "new_object": created})
+            return
+        if type(obj) not in _STAGE_FORMATS:
+            raise TypeError(f"{context.asset_key.to_user_string()} returned {type(obj).__name__}")
+        extension, encode, _ = _STAGE_FORMATS[type(obj)]
+        key = stage_key(manual, context.asset_key.to_user_string(), extension)
+        data = encode(obj)
+        store.put(key, data)
+        context.add_output_metadata({"object_key": key, "stored_bytes": len(data)})
+
+    def load_input(self, context: dg.InputContext) -> object:
+        upstream = context.asset_key
+        manual = context.partition_key
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=upstream, asset_partitions=[manual]), limit=1
+        ).records
+        stored = records[0].asset_materialization if records else None
+        if stored is None or "object_key" not in stored.metadata:
+            raise dg.Failure(
+                f"{upstream.to_user_string()} has no stored value for {manual!r}: materialize it"
+            )
+        key = str(stored.metadata["object_key"].value)
+        store = self.object_store.store()
+        if key.startswith("raw/"):
+            return load_raw(store.get(key), store.metadata(key))
+        # The consumer's annotation names the value type; an unannotated input cannot be read.
+        expected = context.dagster_type.typing_type
+        if expected not in _STAGE_FORMATS:
+            raise TypeError(f"input {context.name!r} must be annotated with a stage value type")
+        return _STAGE_FORMATS[expected][2](store.get(key))
 
 
 class ChunkerResource(dg.ConfigurableResource):
@@ -78,7 +164,7 @@ class CatalogResource(dg.ConfigurableResource):
         settings = Settings(
             postgres={"data_dir": Path(self.postgres_data_dir), "database": self.database}
         )
-        return _migrated_engine(db.resolve_database_url(settings))
+        return _checked_engine(db.resolve_database_url(settings))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -87,8 +173,8 @@ class CatalogResource(dg.ConfigurableResource):
 
 
 @lru_cache(maxsize=4)
-def _migrated_engine(url: str) -> Engine:
-    db.migrate(url)
+def _checked_engine(url: str) -> Engine:
+    db.check_schema(url)  # `manualqa migrate` changes the schema; runs only use it
     return db.make_engine(url)
 
 
@@ -137,6 +223,17 @@ class EvalResource(dg.ConfigurableResource):
     min_hit_at_5: float
 
 
+class QualityResource(dg.ConfigurableResource):
+    """Thresholds of the asset checks on extracted text and chunks."""
+
+    min_chars_per_page: int
+    image_only_page_chars: int
+    max_image_only_share: float
+    languages: list[str]
+    short_chunk_tokens: int
+    max_short_chunk_share: float
+
+
 class VectorIndexResource(dg.ConfigurableResource):
     """Qdrant local mode, published as snapshots the API hot-reloads."""
 
@@ -153,17 +250,26 @@ class VectorIndexResource(dg.ConfigurableResource):
         return reader
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+def build_resources(
+    settings: Settings,
+) -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManager]:
     """Every resource the code location needs, configured from `settings`."""
+    stored = settings.object_store
+    object_store = ObjectStoreResource(
+        kind=stored.kind,
+        root=str(settings.state_path(stored.root)),
+        bucket=stored.bucket,
+        endpoint_url=stored.endpoint_url,
+        region=stored.region,
+    )
     return {
         "source": ManualSourceResource(
-            folder=str(settings.resolve(settings.sources.folder.path)),
-            default_vendor=settings.sources.folder.default_vendor,
-            default_license=settings.sources.folder.default_license,
+            folder_source=settings.sources.folder.model_copy(
+                update={"path": settings.resolve(settings.sources.folder.path)}
+            ).model_dump_json()
         ),
-        "object_store": ObjectStoreResource(
-            root=str(settings.state_path(settings.object_store.root))
-        ),
+        "object_store": object_store,
+        "io_manager": StageIOManager(object_store=object_store),
         "catalog_db": CatalogResource(
             postgres_data_dir=str(settings.state_path(settings.postgres.data_dir)),
             database=settings.postgres.database,
@@ -188,6 +294,14 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             min_score=settings.retrieval.min_score,
             mode=settings.retrieval.mode,
             min_hit_at_5=settings.evals.min_hit_at_5,
+        ),
+        "quality": QualityResource(
+            min_chars_per_page=settings.checks.min_chars_per_page,
+            image_only_page_chars=settings.checks.image_only_page_chars,
+            max_image_only_share=settings.checks.max_image_only_share,
+            languages=settings.checks.languages,
+            short_chunk_tokens=settings.checks.short_chunk_tokens,
+            max_short_chunk_share=settings.checks.max_short_chunk_share,
         ),
         "vector_index": VectorIndexResource(
             path=str(settings.state_path(settings.index.path)),

@@ -280,7 +280,6 @@ class IndexSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense"] = "hybrid"
-    top_k: int = Field(5, ge=1, le=8)
     min_score: float = Field(0.4, ge=-1.0, le=1.0)
 
 
@@ -302,6 +301,18 @@ class EvalSettings(BaseModel):
     golden_set: Path = Path("evals/golden_set.yaml")
     top_k: int = Field(5, ge=1, le=8)
     min_hit_at_5: float = Field(0.8, ge=0.0, le=1.0)
+
+
+class CheckSettings(BaseModel):
+    """Thresholds of the asset checks on extracted text and chunks."""
+
+    # A page with fewer characters than this has no usable text layer (a scan, a drawing).
+    image_only_page_chars: int = Field(20, ge=0)
+    max_image_only_share: float = Field(0.5, ge=0.0, le=1.0)
+    min_chars_per_page: int = Field(200, ge=0)  # median over the pages of a PDF
+    languages: list[str] = ["en"]  # ISO 639-1 codes the embedding model and search handle
+    short_chunk_tokens: int = Field(32, ge=1)
+    max_short_chunk_share: float = Field(0.25, ge=0.0, le=1.0)
 
 
 class ServingSettings(BaseModel):
@@ -349,6 +360,7 @@ class Settings(BaseSettings):
     text_to_sql: TextToSqlSettings = TextToSqlSettings()
     questions: QuestionSettings = QuestionSettings()
     evals: EvalSettings = EvalSettings()
+    checks: CheckSettings = CheckSettings()
     serving: ServingSettings = ServingSettings()
     dagster: DagsterSettings = DagsterSettings()
     config_version: str = "1"

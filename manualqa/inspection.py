@@ -155,8 +155,13 @@ def _html_text(data: bytes) -> str:
     return normalise(tree.text_content())
 
 
-def _with_language(facts: DocumentFacts) -> DocumentFacts:
+def detect_language(text: str) -> str:
+    """The ISO 639-1 code of the language `text` is mostly written in."""
     import py3langid  # loads its model (~2 s) on first use
 
-    language, _score = py3langid.classify(facts.text[:LANGUAGE_SAMPLE_CHARS])
-    return replace(facts, language=str(language))
+    language, _score = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
+    return str(language)
+
+
+def _with_language(facts: DocumentFacts) -> DocumentFacts:
+    return replace(facts, language=detect_language(facts.text))

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def build_state(settings: Settings) -> AppState:
     url = db.resolve_database_url(settings)
-    db.migrate(url)  # a no-op at head; serialised across processes by an advisory lock
+    db.check_schema(url)  # `manualqa migrate` changes the schema; the API only uses it
     engine = db.make_engine(url)
     llm = LLMClient(settings.llm, settings.embedding, sink=catalog_sink(engine))
     llm.embed(["warm-up"])  # load the embedding model before the first request

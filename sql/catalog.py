@@ -472,28 +472,23 @@ def get_manual(session: Session, key: str) -> ManualRecord | None:
     return ManualRecord(**row._mapping) if row is not None else None
 
 
-def is_indexed(session: Session, key: str, content_hash: str) -> bool:
-    """Whether the catalog holds `key` fully indexed at exactly these bytes."""
-    manual = get_manual(session, key)
-    return manual is not None and manual.status == "indexed" and manual.content_hash == content_hash
+def version_tokens(session: Session, *, source: str | None = None) -> dict[str, str]:
+    """Each manual's key and the version token its source gave for the bytes the catalog
+    holds, optionally only the manuals of one source (a connector's name)."""
+    query = select(Manual.key, Manual.version_token)
+    if source is not None:
+        query = query.where(Manual.source == source)
+    return {key: token for key, token in session.execute(query)}
 
 
-def list_manuals(
-    session: Session,
-    *,
-    vendor: str | None = None,
-    product: str | None = None,
-    public_only: bool = False,
-) -> list[ManualRecord]:
-    """Manuals ordered by key, optionally for one vendor / product (name or slug)."""
-    query = _manual_records()
-    if vendor is not None:
-        query = query.where(Vendor.slug == slugify(vendor))
-    if product is not None:
-        query = query.where(Product.slug == slugify(product))
-    if public_only:
-        query = query.where(Manual.is_public.is_(True))
-    return [ManualRecord(**row._mapping) for row in session.execute(query.order_by(Manual.key))]
+def remove_manual(session: Session, key: str, *, actor: str = PIPELINE_ACTOR) -> bool:
+    """Delete a manual with its sections, chunks, embeddings and artifact rows, and record
+    it in the audit log; return whether the catalog had it. Its objects stay in the store."""
+    removed = session.execute(delete(Manual).where(Manual.key == key).returning(Manual.id))
+    if removed.first() is None:
+        return False
+    record_audit(session, actor, "manual.removed", key, {})
+    return True
 
 
 def chunk_count(session: Session, key: str) -> int:

@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
@@ -140,6 +142,34 @@ def migrate(url: str, revision: str = "head") -> None:
     with _alembic_lock:
         command.upgrade(alembic_config(url), revision)
     logger.info("catalog schema at %s (%.2fs)", revision, time.monotonic() - started)
+
+
+class SchemaOutOfDateError(RuntimeError):
+    """The catalog schema is not at the revision this code was written for."""
+
+
+def check_schema(url: str) -> None:
+    """Refuse to work on a catalog whose schema is not at head.
+
+    Migrations run in one place (`manualqa migrate`, which `manualqa up` calls before it
+    starts any server); everything else only checks, so two code versions never race to
+    change the schema under each other.
+
+    Raises:
+        SchemaOutOfDateError: the database is behind (or ahead of) the migrations.
+    """
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = create_engine(normalize_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    if current != head:
+        raise SchemaOutOfDateError(
+            f"the catalog schema is at revision {current or 'none'}, this code needs {head}: "
+            "run `manualqa migrate`"
+        )
 
 
 def ensure_database(url: str) -> bool:

@@ -1,14 +1,12 @@
 """The asset graph on embedded PostgreSQL, the real embedding model and the demo PDFs."""
 
-import shutil
-
 import dagster as dg
 import pytest
 
-from manual_assets.assets.evaluation import eval_scores
-from manual_assets.jobs import MANUAL_ASSETS
+from manual_assets.assets import MANUAL_ASSETS, MANUAL_CHECKS, eval_scores
+from manual_assets.assets.raw_manual import raw_manual
+from manual_assets.automation import ON_NEW_UPSTREAM_DATA, ONE_MANUAL_PER_RUN
 from manual_assets.partitions import eval_weeks
-from manual_assets.sensors import manual_source_sensor
 from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS, Pipeline, pipeline_settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.objectstore import LocalObjectStore
@@ -45,13 +43,8 @@ def test_checks_pass_and_raw_bytes_are_kept_with_their_license(demo_pipeline):
     result = demo_pipeline.materialize(key)
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {
-        "manual_text_not_empty",
-        "manual_chunks_not_empty",
-        "chunk_embeddings_vector_size",
-        "qdrant_collection_point_count_matches",
-    }
-    assert all(c.passed for c in checks)
+    assert {c.check_name for c in checks} == {c.check_key.name for c in MANUAL_CHECKS}
+    assert [c.check_name for c in checks if not c.passed] == []
     raw = result.asset_materializations_for_node("raw_manual")[0]
     store = LocalObjectStore(
         demo_pipeline.settings.state_path(demo_pipeline.settings.object_store.root)
@@ -74,16 +67,6 @@ def test_rematerializing_a_partition_replaces_rather_than_duplicates(demo_pipeli
     reader.close()
 
 
-def test_unchanged_bytes_keep_the_same_data_version(demo_pipeline):
-    key = demo_pipeline.keys[2]
-    versions = []
-    for _ in range(2):
-        result = demo_pipeline.materialize(key, assets=[MANUAL_ASSETS[0]])
-        versions.append(result.asset_materializations_for_node("raw_manual")[0].tags)
-    tag = "dagster/data_version"
-    assert versions[0][tag] == versions[1][tag]
-
-
 def test_a_broken_pdf_is_quarantined_with_its_reason_and_kept(tmp_path, database_url, session_env):
     folder = tmp_path / "manuals"
     folder.mkdir()
@@ -100,47 +83,6 @@ def test_a_broken_pdf_is_quarantined_with_its_reason_and_kept(tmp_path, database
     store = LocalObjectStore(settings.state_path(settings.object_store.root))
     assert list(store.list("raw/broken-manual"))  # nothing is lost
     assert list(store.list("logs/quarantine/broken-manual"))
-
-
-def test_sensor_adds_partitions_and_runs_only_new_or_changed_manuals(
-    tmp_path, demo_pipeline, session_env
-):
-    folder = tmp_path / "manuals"
-    shutil.copytree(DEMO_MANUALS, folder)
-    settings = pipeline_settings(
-        demo_pipeline.settings.data_dir,
-        folder,
-        demo_pipeline.settings.database_url.get_secret_value(),
-    )
-    resources = Pipeline(settings, demo_pipeline.instance, []).resources()
-    instance = dg.DagsterInstance.ephemeral()
-
-    with dg.build_sensor_context(instance=instance, resources=resources) as context:
-        first = manual_source_sensor(context)
-    assert isinstance(first, dg.SensorResult)
-    added = first.dynamic_partitions_requests[0].partition_keys
-    assert sorted(added) == sorted(demo_pipeline.keys)
-    assert first.run_requests == []  # all already indexed with these exact bytes
-
-    changed = next(folder.glob("*.md"))
-    changed.write_text(changed.read_text() + "\n\n## 99 Notes\n\nA late addition.\n")
-    (folder / "new-vendor__gizmo__guide.md").write_text(
-        "# Gizmo guide\n\n## 1 Start\n\nPress Go.\n"
-    )
-    (folder / "ignored-notes.md").write_text("# Not in the manifest, so not a manual\n")
-    with (folder / "MANIFEST.csv").open("a") as manifest:
-        manifest.write(
-            "new-vendor__gizmo__guide.md,,New Vendor,Gizmo,Gizmo guide,CC0-1.0,test,true\n"
-        )
-    instance.add_dynamic_partitions("manuals", added)
-    with dg.build_sensor_context(
-        instance=instance, resources=resources, cursor=first.cursor
-    ) as context:
-        second = manual_source_sensor(context)
-    assert second.dynamic_partitions_requests[0].partition_keys == ["new-vendor__gizmo__guide"]
-    assert sorted(r.partition_key for r in second.run_requests) == sorted(
-        ["new-vendor__gizmo__guide", changed.stem]
-    )
 
 
 def test_eval_scores_are_computed_for_a_week(demo_pipeline):
@@ -166,10 +108,13 @@ def test_eval_scores_are_computed_for_a_week(demo_pipeline):
     assert check.passed
 
 
-@pytest.mark.parametrize("asset_name", [a.key.to_user_string() for a in MANUAL_ASSETS])
-def test_every_asset_has_a_freshness_policy_and_description(asset_name):
+@pytest.mark.parametrize("asset", MANUAL_ASSETS, ids=lambda a: a.key.to_user_string())
+def test_every_manual_stage_shows_its_policies_in_the_ui(asset):
     from manual_assets.definitions import defs
 
-    spec = next(s for s in defs.resolve_all_asset_specs() if s.key.to_user_string() == asset_name)
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == asset.key)
     assert spec.freshness_policy is not None
     assert spec.description
+    assert asset.backfill_policy == ONE_MANUAL_PER_RUN
+    if asset is not raw_manual:  # the source sensor requests raw_manual
+        assert spec.automation_condition == ON_NEW_UPSTREAM_DATA

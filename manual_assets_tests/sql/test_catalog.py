@@ -278,18 +278,35 @@ def test_vector_search_returns_the_nearest_vector_first(db_session: Session) -> 
     assert filtered == []
 
 
-def test_list_manuals_filters_by_vendor_product_and_visibility(db_session: Session) -> None:
-    add_manual(db_session, make_ref("acme__ac-200__manual"))
-    add_manual(db_session, make_ref("acme__ac-300__manual", product="AC-300", is_public=False))
-    add_manual(db_session, make_ref("brew__b1__manual", vendor="Brew Co", product="B1"))
+def test_version_tokens_are_the_catalogs_view_of_each_sources_manuals(
+    db_session: Session,
+) -> None:
+    add_manual(db_session, make_ref("acme__ac-200__manual", version_token="10:5"))
+    add_manual(db_session, make_ref("acme__ac-300__manual", version_token="11:7"))
+    add_manual(db_session, make_ref("vendor__api__manual", source="vendor-api", version_token="e1"))
 
-    def keys(**filters: object) -> list[str]:
-        return [m.key for m in catalog.list_manuals(db_session, **filters)]  # type: ignore[arg-type]
+    assert catalog.version_tokens(db_session, source="folder") == {
+        "acme__ac-200__manual": "10:5",
+        "acme__ac-300__manual": "11:7",
+    }
+    assert set(catalog.version_tokens(db_session)) == {
+        "acme__ac-200__manual",
+        "acme__ac-300__manual",
+        "vendor__api__manual",
+    }
 
-    assert keys() == ["acme__ac-200__manual", "acme__ac-300__manual", "brew__b1__manual"]
-    assert keys(vendor="ACME") == ["acme__ac-200__manual", "acme__ac-300__manual"]
-    assert keys(vendor="acme", public_only=True) == ["acme__ac-200__manual"]
-    assert keys(vendor="Brew Co", product="B1") == ["brew__b1__manual"]
+
+def test_remove_manual_takes_its_rows_and_leaves_an_audit_trail(db_session: Session) -> None:
+    add_manual(db_session)
+    catalog.replace_chunks(db_session, KEY, make_chunks(KEY, ["Descale monthly."]))
+
+    assert catalog.remove_manual(db_session, KEY) is True
+    assert catalog.get_manual(db_session, KEY) is None
+    assert catalog.chunk_count(db_session, KEY) == 0
+    assert db_session.scalar(select(func.count()).select_from(FileArtifact)) == 0
+    assert catalog.remove_manual(db_session, KEY) is False
+    actions = db_session.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
+    assert actions[-1] == "manual.removed" and actions.count("manual.removed") == 1
 
 
 def test_record_artifact_is_idempotent_per_kind_and_content(db_session: Session) -> None:

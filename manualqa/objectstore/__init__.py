@@ -1,6 +1,7 @@
 """Object store: immutable raw bytes and derived artefacts under a bucket layout.
 
-Keys start with one of `raw/ processed/ derived/ logs/ quarantine/ inbox/`. The local
+Keys start with one of `raw/ processed/ derived/ logs/ quarantine/ inbox/`;
+`manualqa.objectstore.keys` says which key holds what. The local
 folder store is the embedded default; the S3 store (boto3 with `endpoint_url`, so MinIO
 and GCS interop work too) is the production twin behind the same `ObjectStore`
 protocol, chosen by `object_store.kind`.
@@ -12,11 +13,15 @@ from manualqa.objectstore.base import (
     ObjectStore,
     ObjectStoreError,
     check_key,
-    processed_key,
-    quarantine_key,
-    raw_key,
 )
 from manualqa.objectstore.factory import open_object_store
+from manualqa.objectstore.keys import (
+    eval_report_key,
+    extraction_failure_key,
+    quarantine_key,
+    raw_key,
+    stage_key,
+)
 from manualqa.objectstore.local import LocalObjectStore
 
 __all__ = [
@@ -26,8 +31,10 @@ __all__ = [
     "ObjectStore",
     "ObjectStoreError",
     "check_key",
+    "eval_report_key",
+    "extraction_failure_key",
     "open_object_store",
-    "processed_key",
     "quarantine_key",
     "raw_key",
+    "stage_key",
 ]

@@ -1,9 +1,8 @@
-"""The object-store protocol and the bucket layout's keys."""
+"""The object-store protocol and the key checks every store applies."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 PREFIXES = ("raw", "processed", "derived", "logs", "quarantine", "inbox")
@@ -65,19 +64,3 @@ def check_key(key: str) -> str:
     if key.endswith(META_SUFFIX):
         raise ObjectStoreError(f"object key {key!r} ends like a metadata file")
     return key
-
-
-def raw_key(manual_key: str, content_sha256: str, file_name: str) -> str:
-    """Where a manual's raw bytes live: content-addressed, so never overwritten."""
-    suffix = PurePosixPath(file_name).suffix.lower()
-    return f"raw/{manual_key}/{content_sha256}{suffix}"
-
-
-def quarantine_key(manual_key: str, content_sha256: str, file_name: str) -> str:
-    """Where refused bytes are kept, beside the raw layout."""
-    return "quarantine/" + raw_key(manual_key, content_sha256, file_name).removeprefix("raw/")
-
-
-def processed_key(manual_key: str, content_sha256: str, name: str) -> str:
-    """Where a stage's output for one version of a manual lives."""
-    return f"processed/{manual_key}/{content_sha256}/{name}"

@@ -37,6 +37,19 @@ def partner_inbox(settings: Settings, partner: str, store: ObjectStore) -> Inbox
     return Inbox(store, partner, partner_settings, secret.encode())
 
 
+def folder_connector(settings: Settings) -> FolderConnector:
+    """The connector of the configured folder source (not yet opened)."""
+    source = settings.sources.folder
+    return FolderConnector(
+        settings.resolve(source.path),
+        source.default_vendor,
+        source.license.name,
+        name="folder",
+        namespace=settings.sources.namespace("folder"),
+        license_defaults=source.license,
+    )
+
+
 def build_connector(settings: Settings, name: str, store: ObjectStore) -> Connector:
     """The connector of the configured source `name` (not yet opened).
 
@@ -49,14 +62,7 @@ def build_connector(settings: Settings, name: str, store: ObjectStore) -> Connec
     source = configured[name]
     namespace = settings.sources.namespace(name)
     if isinstance(source, FolderSourceSettings):
-        return FolderConnector(
-            settings.resolve(source.path),
-            source.default_vendor,
-            source.license.name,
-            name=name,
-            namespace=namespace,
-            license_defaults=source.license,
-        )
+        return folder_connector(settings)
     if isinstance(source, VendorApiSourceSettings):
         return VendorApiConnector(name, namespace, source)
     if isinstance(source, CrawlSourceSettings):

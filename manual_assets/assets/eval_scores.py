@@ -7,7 +7,7 @@ import dagster as dg
 
 from evals.golden import load_golden_set
 from evals.runner import run_golden_set
-from manual_assets.assets.indexing import qdrant_collection
+from manual_assets.assets.qdrant_collection import qdrant_collection
 from manual_assets.freshness import WEEKLY_EVAL
 from manual_assets.partitions import eval_weeks
 from manual_assets.resources import (
@@ -16,6 +16,7 @@ from manual_assets.resources import (
     ObjectStoreResource,
     VectorIndexResource,
 )
+from manualqa.objectstore import eval_report_key
 from manualqa.retrieval import Retriever
 from manualqa.tokens import default_token_counter
 
@@ -47,7 +48,7 @@ def eval_scores(
     )
     reader.close()
     week = context.partition_key
-    report_key = f"derived/evals/{week}/report.json"
+    report_key = eval_report_key(week)
     object_store.store().put(report_key, json.dumps(report.to_dict(), indent=1).encode())
     scores = report.scores
     hit5 = scores.get("hit_at_5", 0.0)
