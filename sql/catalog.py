@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, case, delete, func, select, text, update
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from manualqa import documents
-from manualqa.documents import ManualRef, SectionInfo, slugify
+from manualqa.documents import ManualProfile, ManualRef, SectionInfo, slugify
 from manualqa.governance import parse_expiry
 from manualqa.injection import Finding
 from sql.models import (
@@ -45,7 +45,9 @@ PIPELINE_ACTOR = "pipeline"
 TEXT_SEARCH_CONFIG = "english"
 
 # Columns `set_manual_status` may change besides `status`.
-_STATUS_FIELDS = frozenset({"page_count", "quarantine_reason", "title", "config_version"})
+_STATUS_FIELDS = frozenset(
+    {"page_count", "quarantine_reason", "title", "config_version", "model_mentions"}
+)
 
 
 class ManualNotFoundError(LookupError):
@@ -167,6 +169,9 @@ def upsert_manual(
         "license_terms": ref.license_terms,
         "allowed_uses": list(ref.allowed_uses),
         "license_expires_at": parse_expiry(ref.license_expires_at),
+        "edition": ref.edition,
+        "published_on": date.fromisoformat(ref.published) if ref.published else None,
+        "aliases": list(ref.aliases),
     }
     statement = insert(Manual).values(**values)
     unchanged = (Manual.content_hash == statement.excluded.content_hash) & (
@@ -464,6 +469,48 @@ def record_audit(
     session.execute(
         insert(AuditLog).values(actor=actor, action=action, subject=subject, detail=dict(detail))
     )
+
+
+def set_published_if_unknown(session: Session, key: str, published: str) -> None:
+    """Record the document's own publication date when its source gave none."""
+    session.execute(
+        update(Manual)
+        .where(Manual.key == key, Manual.published_on.is_(None))
+        .values(published_on=date.fromisoformat(published))
+    )
+
+
+def manual_profiles(session: Session) -> list[ManualProfile]:
+    """Names, edition and model-number mentions of every manual not quarantined."""
+    rows = session.execute(
+        select(
+            Manual.key,
+            Vendor.name.label("vendor"),
+            Product.name.label("product"),
+            Manual.title,
+            Manual.edition,
+            Manual.published_on,
+            Manual.aliases,
+            Manual.model_mentions,
+        )
+        .join(Product, Manual.product_id == Product.id)
+        .join(Vendor, Product.vendor_id == Vendor.id)
+        .where(Manual.status != ManualStatus.QUARANTINED.value)
+        .order_by(Manual.key)
+    )
+    return [
+        ManualProfile(
+            key=r.key,
+            vendor=r.vendor,
+            product=r.product,
+            title=r.title,
+            edition=r.edition,
+            published=r.published_on.isoformat() if r.published_on else None,
+            aliases=tuple(r.aliases or ()),
+            model_mentions=dict(r.model_mentions or {}),
+        )
+        for r in rows
+    ]
 
 
 def get_manual(session: Session, key: str) -> ManualRecord | None:

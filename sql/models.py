@@ -9,7 +9,7 @@ by that index and get no separate one.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from pgvector.sqlalchemy import Vector
@@ -168,6 +168,11 @@ class Manual(Base):
     license_expires_at: Mapped[datetime | None]
     license_revoked_at: Mapped[datetime | None]
     license_revoked_by: Mapped[str | None] = mapped_column(String(200))
+    # What citations show and questions are matched by (see manualqa.answer.products).
+    edition: Mapped[str] = mapped_column(Text, server_default="")
+    published_on: Mapped[date | None]
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    model_mentions: Mapped[dict[str, int]] = mapped_column(JSONB, server_default=text("'{}'"))
 
     product: Mapped[Product] = relationship(back_populates="manuals")
     license: Mapped[License] = relationship(back_populates="manuals")
