@@ -58,9 +58,7 @@ def citation_recall(q: GoldenQuestion, citations: Sequence[Located]) -> float:
     if not q.pages:
         return float(any(is_match(q, c) for c in citations))
     covered = [
-        p
-        for p in q.pages
-        if any(c.manual_key == q.manual_key and _covers(c, p) for c in citations)
+        p for p in q.pages if any(c.manual_key == q.manual_key and _covers(c, p) for c in citations)
     ]
     return len(covered) / len(q.pages)
 

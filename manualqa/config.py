@@ -348,7 +348,6 @@ class QuestionSettings(BaseModel):
 
 class EvalSettings(BaseModel):
     golden_set: Path = Path("evals/golden_set.yaml")
-    top_k: int = Field(5, ge=1, le=8)
     min_hit_at_5: float = Field(0.8, ge=0.0, le=1.0)
 
 

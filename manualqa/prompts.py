@@ -111,5 +111,3 @@ def render_answer_prompt(question: str, passages: list[PromptPassage]) -> Render
         question=fence(question.strip()),
         passages="\n\n".join(_passage_block(p) for p in passages),
     )
-
-

@@ -37,7 +37,8 @@ def build_state(settings: Settings) -> AppState:
     retriever, index = open_retriever(settings, llm)
     with db.session_scope(engine) as session:
         profiles = catalog.manual_profiles(session)
-    answers = build_engine(settings.answer, llm, retriever, profiles)
+    stored = catalog.unit_vector_lookup(engine, settings.embedding.model)
+    answers = build_engine(settings.answer, llm, retriever, profiles, stored)
     if index.version is None:
         log.warning("no index snapshot published yet; /readyz stays 503 until one is")
     text_to_sql = TextToSql(

@@ -27,7 +27,7 @@ ANSWER_TOP_K = Field(
     None,
     ge=1,
     le=MAX_TOP_K,
-    description="How many passages the answer may draw from (default: the configured answer.top_k).",
+    description="How many passages the answer may draw from (default: answer.top_k).",
 )
 
 

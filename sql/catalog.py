@@ -8,12 +8,13 @@ that manual's rows. Reads return small frozen dataclasses, never ORM objects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, select, text, update
+import numpy as np
+from sqlalchemy import Engine, Select, case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from manualqa.injection import Finding
 from sql.models import (
     EMBEDDING_DIMENSION,
     SECTION_PATH_SEPARATOR,
+    AnswerUnitVector,
     AuditLog,
     Chunk,
     ChunkInjectionFlag,
@@ -48,6 +50,9 @@ TEXT_SEARCH_CONFIG = "english"
 _STATUS_FIELDS = frozenset(
     {"page_count", "quarantine_reason", "title", "config_version", "model_mentions"}
 )
+
+
+UNIT_VECTOR_DTYPE = np.dtype("<f4")  # answer-unit vectors are stored as float32 bytes
 
 
 class ManualNotFoundError(LookupError):
@@ -439,6 +444,59 @@ def replace_embeddings(
             ],
         )
     return len(vectors)
+
+
+def replace_unit_vectors(
+    session: Session, key: str, model: str, units: Mapping[str, Sequence[tuple[str, np.ndarray]]]
+) -> int:
+    """Replace the answer-unit embeddings of a manual's chunks: chunk id -> (text, vector)
+    per unit, in order."""
+    manual_id = _manual_id(session, key)
+    chunk_ids = set(session.scalars(select(Chunk.id).where(Chunk.manual_id == manual_id)))
+    strangers = set(units) - chunk_ids
+    if strangers:
+        raise ValueError(f"{len(strangers)} unit vectors for chunks not in manual {key!r}")
+    session.execute(
+        delete(AnswerUnitVector).where(
+            AnswerUnitVector.chunk_id.in_(select(Chunk.id).where(Chunk.manual_id == manual_id))
+        )
+    )
+    rows = [
+        {
+            "chunk_id": chunk_id,
+            "ordinal": i,
+            "model": model,
+            "text": text,
+            "vector": np.asarray(vector, dtype=UNIT_VECTOR_DTYPE).tobytes(),
+        }
+        for chunk_id, pairs in units.items()
+        for i, (text, vector) in enumerate(pairs)
+    ]
+    if rows:
+        session.execute(insert(AnswerUnitVector), rows)
+    return len(rows)
+
+
+def unit_vectors(session: Session, chunk_ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
+    """Unit text -> its stored embedding, for these chunks and embedding model."""
+    rows = session.execute(
+        select(AnswerUnitVector.text, AnswerUnitVector.vector).where(
+            AnswerUnitVector.chunk_id.in_(list(chunk_ids)), AnswerUnitVector.model == model
+        )
+    )
+    return {r.text: np.frombuffer(r.vector, dtype=UNIT_VECTOR_DTYPE) for r in rows}
+
+
+def unit_vector_lookup(
+    engine: Engine, model: str
+) -> Callable[[Sequence[str]], dict[str, np.ndarray]]:
+    """`unit_vectors` over a connection pool: what the answer engine reads at query time."""
+
+    def lookup(chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        with Session(engine) as session:
+            return unit_vectors(session, chunk_ids, model)
+
+    return lookup
 
 
 def record_artifact(

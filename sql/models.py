@@ -21,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -219,6 +220,20 @@ class Section(Base):
     page: Mapped[int | None]
 
     manual: Mapped[Manual] = relationship(back_populates="sections")
+
+
+class AnswerUnitVector(Base):
+    """The embedding of one answer unit (sentence, step, table row) of a chunk."""
+
+    __tablename__ = "answer_unit_vectors"
+
+    chunk_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    ordinal: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
 
 
 class Chunk(Base):

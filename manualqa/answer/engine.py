@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from manualqa.llm.offline_answer import EvidencePart, EvidenceRequest
 from manualqa.answer.evidence import (
     CONFIDENCE_FEATURES,
     FEATURES,
@@ -39,10 +38,13 @@ from manualqa.documents import ManualProfile
 from manualqa.index.base import Hit, SearchFilters
 from manualqa.injection import keep_out_of_prompts
 from manualqa.llm import LLMClient
+from manualqa.llm.offline_answer import EvidencePart, EvidenceRequest
 from manualqa.prompts import ABSTAIN_TEXT, PromptPassage, render_answer_prompt
 from manualqa.retrieval import Retriever, check_query
 
 VECTOR_CACHE_SIZE = 50_000  # unit texts whose embeddings are kept in memory
+# Chunk ids -> {unit text: vector} as stored at ingest (`sql.catalog.unit_vectors`).
+StoredVectors = Callable[[Sequence[str]], Mapping[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class AnswerEngine:
         reranker: Reranker,
         verifier: Verifier,
         profiles: Sequence[ManualProfile] = (),
+        stored_vectors: StoredVectors | None = None,
     ) -> None:
         self.settings = settings
         self.llm = llm
@@ -96,6 +99,7 @@ class AnswerEngine:
         self.ranker = LinearModel(settings.ranker_weights, FEATURES)
         self.confidence = LinearModel(settings.confidence_weights, CONFIDENCE_FEATURES)
         self.directory = ProductDirectory(profiles)
+        self.stored_vectors = stored_vectors
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def use_profiles(self, profiles: Sequence[ManualProfile]) -> None:
@@ -110,8 +114,10 @@ class AnswerEngine:
         filters = filters or SearchFilters()
         scope = self.directory.scope(question)
         if scope:
-            keys = scope if filters.manual_keys is None else tuple(
-                k for k in filters.manual_keys if k in scope
+            keys = (
+                scope
+                if filters.manual_keys is None
+                else tuple(k for k in filters.manual_keys if k in scope)
             )
             filters = dataclasses.replace(filters, manual_keys=keys)
         hits = self.retriever.search(question, top_k or self.settings.top_k, filters)
@@ -121,13 +127,24 @@ class AnswerEngine:
     def weigh(self, retrieved: Retrieved) -> Weighed:
         """Every unit of the passages scored, and the confidence in the best."""
         units = [u for i, h in enumerate(retrieved.hits) for u in split_units(h.text, i)]
-        vectors = self.unit_vectors([u.text for u in units])
+        vectors = self.unit_vectors([u.text for u in units], [h.chunk_id for h in retrieved.hits])
+        return self.reweigh(Weighed(retrieved, units, vectors, Evidence([], 0.0, {})))
+
+    def reweigh(self, weighed: Weighed, ranker: LinearModel | None = None) -> Weighed:
+        """The same units scored again (by another ranker, when calibrating)."""
+        retrieved = weighed.retrieved
         question_vector = self.llm.embed([retrieved.question], use_cache=True)[0]
         infos = [PassageInfo(h.score, f"{h.section} {h.product}") for h in retrieved.hits]
         evidence = gather(
-            retrieved.question, units, vectors, question_vector, infos, self.ranker, self.confidence
+            retrieved.question,
+            weighed.units,
+            weighed.vectors,
+            question_vector,
+            infos,
+            ranker or self.ranker,
+            self.confidence,
         )
-        return Weighed(retrieved, units, vectors, evidence)
+        return Weighed(retrieved, weighed.units, weighed.vectors, evidence)
 
     def answer(
         self, question: str, filters: SearchFilters | None = None, top_k: int | None = None
@@ -165,9 +182,16 @@ class AnswerEngine:
             dropped=verdict.dropped,
         )
 
-    def unit_vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings of unit texts, kept in a bounded in-memory cache."""
+    def unit_vectors(self, texts: Sequence[str], chunk_ids: Sequence[str] = ()) -> np.ndarray:
+        """Embeddings of unit texts: from a bounded in-memory cache, else those stored at
+        ingest for `chunk_ids`, else computed now."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing and chunk_ids and self.stored_vectors is not None:
+            stored = self.stored_vectors(chunk_ids)
+            for text in missing:
+                if text in stored:
+                    self._vectors[text] = stored[text]
+            missing = [t for t in missing if t not in self._vectors]
         if missing:
             for text, vector in zip(missing, self.llm.embed(missing), strict=True):
                 self._vectors[text] = vector
@@ -285,5 +309,3 @@ class Weighed:
 def _prompt_passage(number: int, hit: Hit) -> PromptPassage:
     page = "" if hit.page is None else str(hit.page)
     return PromptPassage(number, hit.manual_key, hit.product, page, hit.section, hit.text)
-
-

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 _WORD_RE = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
-_CODE_RE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b")
+_CODE_RE = re.compile(
+    r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b"
+)
 _NEGATION_RE = re.compile(
     r"\b(?:not|no|never|none|cannot|can't|don't|doesn't|isn't|aren't|won't|mustn't|without)\b",
     re.IGNORECASE,
@@ -29,8 +31,22 @@ QUANTITY_WORDS = frozenset(
 )
 # Physical quantities a question may name, and the units that measure them.
 MEASURES: dict[str, tuple[str, ...]] = {
-    "time": ("s", "sec", "second", "min", "minute", "h", "hr", "hour", "day", "week", "month",
-             "year", "ms", "us"),
+    "time": (
+        "s",
+        "sec",
+        "second",
+        "min",
+        "minute",
+        "h",
+        "hr",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "year",
+        "ms",
+        "us",
+    ),
     "voltage": ("v", "vdc", "vac", "kv", "mv", "volt"),
     "current": ("a", "ma", "amp", "ampere"),
     "power": ("w", "kw", "mw", "watt", "va"),
@@ -45,14 +61,39 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "ratio": ("%", "percent"),
 }
 MEASURE_CUES: dict[str, tuple[str, ...]] = {
-    "time": ("often", "long", "time", "interval", "duration", "minutes", "hours", "days",
-             "months", "years", "frequency of"),
+    "time": (
+        "often",
+        "long",
+        "time",
+        "interval",
+        "duration",
+        "minutes",
+        "hours",
+        "days",
+        "months",
+        "years",
+        "frequency of",
+    ),
     "voltage": ("voltage", "volts", "volt"),
     "current": ("current", "amps", "amperage"),
     "power": ("power", "watts", "wattage", "consumption"),
     "temperature": ("temperature", "hot", "cold", "warm", "degrees"),
-    "length": ("length", "long", "wide", "width", "height", "tall", "deep", "depth", "far",
-               "distance", "size", "big", "thick", "diameter"),
+    "length": (
+        "length",
+        "long",
+        "wide",
+        "width",
+        "height",
+        "tall",
+        "deep",
+        "depth",
+        "far",
+        "distance",
+        "size",
+        "big",
+        "thick",
+        "diameter",
+    ),
     "mass": ("weight", "weigh", "heavy", "mass"),
     "volume": ("volume", "capacity", "litres", "liters"),
     "frequency": ("frequency", "clock", "hz", "mhz"),
@@ -121,8 +162,10 @@ def measures_asked(question: str) -> set[str]:
 
 def asks_quantity(question: str) -> bool:
     words = question.lower().split()
-    return any(w == "how" and i + 1 < len(words) and words[i + 1] in QUANTITY_WORDS
-               for i, w in enumerate(words)) or bool(measures_asked(question))
+    return any(
+        w == "how" and i + 1 < len(words) and words[i + 1] in QUANTITY_WORDS
+        for i, w in enumerate(words)
+    ) or bool(measures_asked(question))
 
 
 def asks_procedure(question: str) -> bool:
@@ -136,7 +179,7 @@ def asks_yes_no(question: str) -> bool:
 class TermWeights:
     """Inverse document frequency of words over a pool of texts (the candidate units)."""
 
-    def __init__(self, texts: Iterable[Sequence[str]]) -> None:
+    def __init__(self, texts: Iterable[Iterable[str]]) -> None:
         pool = [set(t) for t in texts]
         self.size = len(pool)
         self.df = Counter(term for terms in pool for term in terms)

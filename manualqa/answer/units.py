@@ -12,16 +12,19 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from manualqa.sentences import split_sentences
+
 UnitKind = Literal["sentence", "step", "item", "row"]
 
 _STEP_RE = re.compile(r"^\(?(?:step\s*)?\d{1,2}[.):]\s+\S", re.IGNORECASE)
-_ITEM_RE = re.compile(r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S")
+_ITEM_RE = re.compile(
+    r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S"
+)
 _ROW_RE = re.compile(r"^\|.*\|$")
 _RULE_RE = re.compile(r"^\|?[\s:|-]+\|?$")
 _HEADING_RE = re.compile(r"^#{1,6}\s")
 _DIGIT_RE = re.compile(r"\d")
 _SECTION_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)+\.?\s")
-_SENTENCE_END_RE = re.compile(r"(?<=[a-z0-9)%\"'][.!?])\s+(?=[A-Z0-9\"(])")
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 MIN_WORDS = 3
 WRAPPED_WORDS = 7  # a shorter line that ends no sentence is a line of its own (a spec row)
@@ -79,10 +82,6 @@ def _lines(text: str) -> list[str]:
     return [line for line in out if line]
 
 
-def _sentences(line: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END_RE.split(line) if s.strip()]
-
-
 def _cells(row: str) -> list[str]:
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
@@ -131,7 +130,7 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
             continue
         close_procedure()
         kind: UnitKind = "item" if _ITEM_RE.match(line) else "sentence"
-        sentences = _sentences(line) if kind == "sentence" else [line]
+        sentences = split_sentences(line) if kind == "sentence" else [line]
         for sentence in sentences:
             if len(sentence.split()) < MIN_WORDS and units and not sentence.endswith(":"):
                 previous = units[-1]

@@ -18,9 +18,10 @@ import numpy as np
 
 from manualqa.answer import text as t
 from manualqa.config import VerifySettings
+from manualqa.sentences import split_sentences
 
 _CITATION_RE = re.compile(r"\s*\[(\d+)\]")
-_SENTENCE_RE = re.compile(r"(?<=[.!?\]])\s+(?=[A-Z0-9\"(])")
+_AFTER_CITATION_RE = re.compile(r"(?<=\])[.!?]?\s+(?=[A-Z0-9\"(])")
 _PRODUCT_PREFIX_RE = re.compile(r"^For the [^:]{1,120}:\s*")
 
 
@@ -61,14 +62,16 @@ def claims(answer: str) -> list[Claim]:
     """The sentences of an answer (steps and lines count as sentences)."""
     out = []
     for line in answer.splitlines():
-        for sentence in _SENTENCE_RE.split(line.strip()):
-            sentence = sentence.strip()
-            if not sentence:
-                continue
+        for sentence in _sentences(line):
             cited = tuple(int(n) for n in _CITATION_RE.findall(sentence))
             body = _PRODUCT_PREFIX_RE.sub("", _CITATION_RE.sub("", sentence)).strip()
             out.append(Claim(sentence, body, cited))
     return out
+
+
+def _sentences(line: str) -> list[str]:
+    """Sentences of an answer line: split after each citation, then at sentence ends."""
+    return [s for piece in _AFTER_CITATION_RE.split(line.strip()) for s in split_sentences(piece)]
 
 
 def _normal(text: str) -> str:
@@ -150,7 +153,7 @@ def _rejoin(answer: str, kept: Sequence[Claim]) -> str:
     wanted = [c.text for c in kept]
     lines = []
     for line in answer.splitlines():
-        parts = [s.strip() for s in _SENTENCE_RE.split(line.strip()) if s.strip()]
+        parts = _sentences(line)
         keep = []
         for part in parts:
             if wanted and part == wanted[0]:

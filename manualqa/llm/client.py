@@ -227,7 +227,8 @@ class LLMClient:
         # The offline input is part of the request: the same prompt with other evidence
         # chosen (after a recalibration) is another request.
         key = cache_key(
-            "chat", {"role": cfg.model_dump(), "messages": prompt, "offline": dict(offline_input or {})}
+            "chat",
+            {"role": cfg.model_dump(), "messages": prompt, "offline": dict(offline_input or {})},
         )
         started = time.perf_counter()
         hit = self.cache.get(key)

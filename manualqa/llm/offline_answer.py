@@ -3,12 +3,11 @@ citation on every sentence."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-_SENTENCE_RE = re.compile(r"(?<=[a-z0-9)%\"'][.!?])\s+(?=[A-Z0-9\"(])")
+from manualqa.sentences import split_sentences
 
 
 @dataclass(frozen=True)
@@ -40,10 +39,7 @@ def _cited(text: str, number: int) -> list[str]:
     """Each line and sentence of `text`, finished and cited."""
     out = []
     for line in text.splitlines():
-        for sentence in _SENTENCE_RE.split(line.strip()):
-            sentence = sentence.strip()
-            if not sentence:
-                continue
+        for sentence in split_sentences(line):
             if sentence[-1] not in ".!?:":
                 sentence += "."
             out.append(f"{sentence} [{number}]")
@@ -61,5 +57,3 @@ def quote_evidence(request: EvidenceRequest) -> str:
             lines[0] = f"For the {part.product}: {lines[0]}"
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-

@@ -35,12 +35,12 @@ class FolderConnector:
     With a `MANIFEST.csv` (columns `file`, and any of `key`, `vendor`, `product`,
     `title`, `license`, `is_public`, `license_terms`, `allowed_uses` (space separated),
     `license_expires_at`, `edition` (or `version`), `published` (an ISO date) and
-    `aliases` (other product names, `;` separated)), the manifest is the list: it supplies catalog metadata, and
-    files it does not name (a README, say) are skipped with a log line. Without one,
-    every supported file directly in the folder is a manual, with defaults and a key
-    from its file stem. A file's mtime and size are its entity tag; the cursor
-    remembers the tag of every file offered, so a second discovery offers only what
-    changed.
+    `aliases` (other product names, `;` separated)), the manifest is the list: it
+    supplies catalog metadata, and files it does not name (a README, say) are skipped
+    with a log line. Without one, every supported file directly in the folder is a
+    manual, with defaults and a key from its file stem. A file's mtime and size are its
+    entity tag; the cursor remembers the tag of every file offered, so a second
+    discovery offers only what changed.
     """
 
     def __init__(
