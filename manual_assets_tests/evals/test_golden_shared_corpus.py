@@ -106,8 +106,8 @@ def test_dev_part_has_lookalike_questions_and_does_not_leak_the_test_part() -> N
     dev = [q for q in QUESTIONS if q.split == "dev"]
     assert sum(q.confusable_with is not None for q in dev) >= MIN_DEV_LOOKALIKE
     assert leaked_answers(QUESTIONS) == []
-    test_wording = Counter(" ".join(q.question.casefold().split()) for q in QUESTIONS)
-    assert [text for text, n in test_wording.items() if n > 1] == [], "repeated questions"
+    wording = Counter(" ".join(q.question.casefold().split()) for q in QUESTIONS)
+    assert [text for text, n in wording.items() if n > 1] == [], "repeated questions"
 
 
 def test_lookalike_questions_name_a_sibling_manual() -> None:
@@ -115,7 +115,8 @@ def test_lookalike_questions_name_a_sibling_manual() -> None:
     odd = [
         q.id
         for q in QUESTIONS
-        if q.confusable_with is not None and (q.confusable_with not in keys or q.confusable_with == q.manual_key)
+        if q.confusable_with is not None
+        and (q.confusable_with not in keys or q.confusable_with == q.manual_key)
     ]
     assert odd == []
 

@@ -2,7 +2,7 @@ from evals.golden import GoldenQuestion
 from evals.metrics import Located, answer_contains, citation_precision, first_match_rank
 from evals.runner import QuestionResult, aggregate
 
-Q = GoldenQuestion("q", "?", "m1", (5,), "", ("every 6 months",), True)
+Q = GoldenQuestion("q", "?", "m1", (5,), "", ("every 6 months",), True, "test")
 
 
 def test_rank_needs_the_right_manual_and_a_page_range_covering_the_answer():
