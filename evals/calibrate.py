@@ -6,16 +6,19 @@ the golden sets change:
 1. Each dev question is retrieved and its units scored as the API would.
    A unit is *right* when its passage is on the expected manual and page and it holds
    one of the expected answer strings (or, without those, when the passage is right).
-2. The unit ranker is a logistic regression of right vs. other units over the evidence
-   features (`evidence.FEATURES`), classes balanced.
+2. The unit ranker is a conditional logit over the evidence features
+   (`evidence.FEATURES`): per question, a softmax over its units that puts the right
+   ones first.
 3. With that ranker, each question's best unit is scored; the confidence model is a
-   logistic regression of "the best unit is right" (never, for an unanswerable question)
-   over `evidence.CONFIDENCE_FEATURES`.
-4. `min_confidence` is the threshold that handles the most dev questions well: answerable
-   ones answered from a right unit, unanswerable ones abstained.
+   logistic regression of "the best unit's passage is on the expected manual and page"
+   (never, for an unanswerable question) over `evidence.CONFIDENCE_FEATURES`.
+4. `min_confidence` is the threshold with the best balanced accuracy on the dev questions:
+   the mean of the share of answerable ones answered from the right page and the share of
+   unanswerable ones abstained.
 5. The verifier's thresholds separate supported from unsupported sentences: a sentence
    made of the question and its expected answer, against the right passage (supported)
-   and against passages of other manuals retrieved for it (unsupported).
+   and against retrieved passages off the expected pages that do not hold the answer
+   (unsupported).
 
 The result is the `answer:` block of config.yaml.
 """
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from evals.golden import GoldenQuestion
@@ -38,7 +42,8 @@ from manualqa.answer.engine import Weighed
 from manualqa.answer.evidence import CONFIDENCE_FEATURES, FEATURES, LinearModel
 from manualqa.answer.verify import Support, SupportPassage, measure
 
-REGULARISATION = 1.0  # sklearn's C
+REGULARISATION = 1.0  # sklearn's C, for the confidence model
+L2_PENALTY = 0.1  # for the ranker
 WEIGHT_SCALE = 4.0  # ranker weights are scaled to this L1 norm (the margin is in these units)
 TERM_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 .. 0.90
 COSINE_GRID = tuple(round(0.2 + 0.05 * i, 2) for i in range(14))  # 0.20 .. 0.85
@@ -89,6 +94,12 @@ def _right_unit(q: GoldenQuestion, weighed: Weighed, index: int) -> bool:
     return any(normalise(s) in shown for s in q.answer_contains)
 
 
+def _right_page(q: GoldenQuestion, weighed: Weighed, index: int) -> bool:
+    """Citing this unit's passage would answer correctly (right manual and page)."""
+    hit = weighed.retrieved.hits[weighed.units[index].passage]
+    return q.answerable and is_match(q, Located(hit.manual_key, hit.page, hit.page_end))
+
+
 def collect(engine: AnswerEngine, questions: Sequence[GoldenQuestion]) -> Collected:
     """Retrieve and weigh every dev question once."""
     out = Collected()
@@ -109,21 +120,32 @@ def _unit_features(weighed: Weighed) -> list[dict[str, float]]:
 
 
 def fit_ranker(collected: Sequence[Collected]) -> dict[str, float]:
-    rows, labels = [], []
+    """Conditional logit: per question, a softmax over its units, fitted to put the right
+    units first (maximum likelihood with an L2 penalty)."""
+    groups = []
     for part in collected:
         for weighed, unit_labels in zip(part.weighed, part.labels, strict=True):
-            if not any(unit_labels):
-                continue  # nothing right to rank above the rest
-            for features, label in zip(_unit_features(weighed), unit_labels, strict=True):
-                rows.append([features[name] for name in FEATURES])
-                labels.append(label)
-    if len(set(labels)) < 2:
+            if any(unit_labels) and not all(unit_labels):
+                x = np.asarray([[f[n] for n in FEATURES] for f in _unit_features(weighed)])
+                groups.append((x, np.asarray(unit_labels, dtype=bool)))
+    if not groups:
         raise ValueError("the dev questions give no right units to fit the ranker on")
-    model = LogisticRegression(C=REGULARISATION, class_weight="balanced", max_iter=2000)
-    model.fit(np.asarray(rows), np.asarray(labels))
-    coef = model.coef_[0]
-    scale = WEIGHT_SCALE / max(float(np.abs(coef).sum()), 1e-9)
-    return {name: round(float(w) * scale, 4) for name, w in zip(FEATURES, coef, strict=True)}
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, right in groups:
+            z = x @ w
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            q = p * right / p[right].sum()  # the posterior over the right units
+            total -= math.log(p[right].sum())
+            grad -= x.T @ (q - p)
+        total += 0.5 * L2_PENALTY * float(w @ w)
+        return total, grad + L2_PENALTY * w
+
+    fitted = minimize(loss, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B")
+    scale = WEIGHT_SCALE / max(float(np.abs(fitted.x).sum()), 1e-9)
+    return {name: round(float(w) * scale, 4) for name, w in zip(FEATURES, fitted.x, strict=True)}
 
 
 def fit_confidence(
@@ -143,7 +165,7 @@ def fit_confidence(
             index = next(i for i, u in enumerate(weighed.units) if u is best.unit)
             summary = rescored.evidence.confidence_features
             rows.append([summary[name] for name in CONFIDENCE_FEATURES])
-            labels.append(bool(unit_labels[index]))
+            labels.append(_right_page(q, weighed, index))
             answerable.append(q.answerable)
     x, y = np.asarray(rows), np.asarray(labels)
     if len(set(labels)) < 2:
@@ -161,32 +183,31 @@ def fit_confidence(
     threshold, handled = _best_threshold(probabilities, labels, answerable)
     report = {
         "dev_questions": len(rows),
-        "dev_right_best_unit": int(sum(labels)),
-        "dev_handled_well": handled,
+        "dev_best_unit_on_right_page": int(sum(labels)),
+        "dev_balanced_accuracy": handled,
     }
     return weights, threshold, report
 
 
 def _best_threshold(
     probabilities: Sequence[float], right: Sequence[bool], answerable: Sequence[bool]
-) -> tuple[float, int]:
-    """The threshold handling the most questions well; the middle of the best plateau."""
+) -> tuple[float, float]:
+    """The threshold with the best balanced score: the share of answerable questions
+    answered from the right page plus the share of unanswerable ones abstained, so that
+    the few unanswerable questions weigh as much as the many answerable ones. The middle
+    of the best plateau."""
+    n_answerable = max(sum(answerable), 1)
+    n_unanswerable = max(len(answerable) - sum(answerable), 1)
     candidates = sorted({round(p, 4) for p in probabilities} | {0.0, 1.0})
     scored = []
     for tau in candidates:
-        handled = sum(
-            (p >= tau and r) or (p < tau and not a)
-            for p, r, a in zip(probabilities, right, answerable, strict=True)
-        )
-        scored.append((handled, tau))
+        answered_right = sum(p >= tau and r for p, r in zip(probabilities, right, strict=True))
+        abstained = sum(p < tau and not a for p, a in zip(probabilities, answerable, strict=True))
+        scored.append((answered_right / n_answerable + abstained / n_unanswerable, tau))
     best = max(h for h, _ in scored)
-    plateau = [tau for h, tau in scored if h == best]
-    middle = (
-        plateau[len(plateau) // 2]
-        if len(plateau) % 2
-        else ((plateau[len(plateau) // 2 - 1] + plateau[len(plateau) // 2]) / 2)
-    )
-    return round(middle, 4), best
+    plateau = [tau for h, tau in scored if h >= best - 1e-9]
+    middle = (plateau[0] + plateau[-1]) / 2 if len(plateau) > 1 else plateau[0]
+    return round(middle, 4), round(best / 2, 4)
 
 
 def verifier_samples(
@@ -207,7 +228,7 @@ def verifier_samples(
                 holds = any(normalise(s) in normalise(hit.text) for s in q.answer_contains)
                 if is_match(q, located) and holds:
                     supported.append(measure(sentence, [passage], vector))
-                elif hit.manual_key != q.manual_key:
+                elif not holds and not is_match(q, located):
                     unsupported.append(measure(sentence, [passage], vector))
     return supported, unsupported
 

@@ -40,6 +40,8 @@ CONFIDENCE_FEATURES = (
     "context_coverage",
     "lead",  # best score minus the best score of a unit from another passage
     "missing_code",  # the question names a code no retrieved passage holds
+    "coverage_all",  # IDF-weighted share of the question's words found in any passage
+    "missing_number",  # the question states a number no retrieved passage holds
 )
 SHORT_WORDS = 5
 
@@ -147,6 +149,13 @@ def gather(
     other = next((c for c in candidates if c.unit.passage != best.unit.passage), None)
     asked_codes = t.codes(question)
     held = set().union(*(t.codes(u.text) for u in units), *(t.codes(p.context) for p in passages))
+    everywhere = set().union(
+        *(t.content_terms(u.text) for u in units), *(t.content_terms(p.context) for p in passages)
+    )
+    weights = t.TermWeights([t.content_terms(u.text) for u in units])
+    stated = set().union(
+        *(t.numbers(u.text) for u in units), *(t.numbers(p.context) for p in passages)
+    )
     summary = {
         "score": best.score,
         "cosine": best.features["cosine"],
@@ -155,5 +164,7 @@ def gather(
         "context_coverage": best.features["context_coverage"],
         "lead": best.score - other.score if other else 1.0,
         "missing_code": float(bool(asked_codes - held)),
+        "coverage_all": weights.coverage(t.content_terms(question), everywhere),
+        "missing_number": float(bool(t.numbers(question) - stated)),
     }
     return Evidence(candidates, confidence.logistic(summary), summary)

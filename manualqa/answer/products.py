@@ -68,10 +68,10 @@ class Mention:
 
 
 def _phrases(text: str) -> list[tuple[str, bool]]:
-    """Word n-grams of a product name or title, without generic words at either end."""
-    words = _WORD_RE.findall(_PARENTHESES_RE.sub(" ", text)) + _WORD_RE.findall(
-        " ".join(_PARENTHESES_RE.findall(text))
-    )
+    """Names in a product name or title: its word n-grams without generic words at either
+    end, the hyphen prefixes of model numbers (`ESP32` of `ESP32-POE`), and the model
+    numbers in a parenthesis (a description: its plain words name nothing)."""
+    words = _WORD_RE.findall(_PARENTHESES_RE.sub(" ", text))
     out = []
     for n in range(1, MAX_NGRAM + 1):
         for start in range(len(words) - n + 1):
@@ -81,6 +81,14 @@ def _phrases(text: str) -> list[tuple[str, bool]]:
             if n == 1 and len(gram[0]) < 2:
                 continue
             out.append((" ".join(gram), any(_is_case_free(w) for w in gram)))
+    described = _WORD_RE.findall(" ".join(_PARENTHESES_RE.findall(text)))
+    out += [(w, True) for w in described if _is_case_free(w)]
+    for word in words + described:
+        parts = word.split("-")
+        for end in range(1, len(parts)):
+            prefix = "-".join(parts[:end])
+            if len(compact(prefix)) >= MIN_STEM and any(ch.isdigit() for ch in prefix):
+                out.append((prefix, True))
     return out
 
 
