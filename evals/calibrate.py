@@ -154,7 +154,7 @@ def fit_confidence(
     ranker = LinearModel(ranker_weights, FEATURES)
     rows, labels, answerable = [], [], []
     for part in collected:
-        for q, weighed, unit_labels in zip(part.questions, part.weighed, part.labels, strict=True):
+        for q, weighed in zip(part.questions, part.weighed, strict=True):
             rescored = engine.reweigh(weighed, ranker)
             if not rescored.evidence.candidates:
                 rows.append([0.0] * len(CONFIDENCE_FEATURES))
