@@ -9,7 +9,7 @@ from manualqa.index.base import SearchFilters
 from manualqa.query_router import CatalogPart, compose, format_rows, route_query
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent
-from manualqa.usage import usage_scope
+from manualqa.usage import add_costs, usage_scope
 from serving.deps import ClientIdDep, StateDep
 from serving.routers.catalog_sql import answer_from_catalog, sql_response
 from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse
@@ -30,7 +30,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             answer = answer_from_catalog(state, q, client_id)
         except CatalogQuestionRefused as exc:
             return CatalogPart(rows_text="", result=None, cost_usd=0.0, refused=exc.reason)
-        return CatalogPart(format_rows(answer.columns, answer.rows), answer, answer.cost_usd)
+        return CatalogPart(
+            format_rows(answer.columns, answer.rows), answer, add_costs(*answer.step_costs_usd)
+        )
 
     with usage_scope(client_id=client_id):
         result = route_query(
