@@ -7,12 +7,12 @@ caller, and reads return frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from manualqa.sources.base import Validators
@@ -306,16 +306,33 @@ def servable_keys(
 ) -> set[str]:
     """Which manuals (of `keys`, or all) may be served now: their license allows
     `serve`, has not expired and is not revoked, and they are not duplicates."""
-    moment = now or datetime.now(UTC)
-    query = select(Manual.key).where(
+    query = select(Manual.key).where(_servable(now or datetime.now(UTC)))
+    if keys is not None:
+        query = query.where(Manual.key.in_(list(keys)))
+    return set(session.scalars(query))
+
+
+def withheld_keys(session: Session, *, now: datetime | None = None) -> set[str]:
+    """The manuals whose text may not be served now (the complement of `servable_keys`):
+    serving filters them out of every search, so a revocation or an expiry takes
+    effect on the next request without touching the index."""
+    return set(session.scalars(select(Manual.key).where(~_servable(now or datetime.now(UTC)))))
+
+
+def _servable(moment: datetime) -> ColumnElement[bool]:
+    return and_(
         Manual.allowed_uses.any("serve"),  # type: ignore[arg-type]
         or_(Manual.license_expires_at.is_(None), Manual.license_expires_at > moment),
         Manual.license_revoked_at.is_(None),
         Manual.status != ManualStatus.DUPLICATE.value,
     )
-    if keys is not None:
-        query = query.where(Manual.key.in_(list(keys)))
-    return set(session.scalars(query))
+
+
+def record_text_reads(session: Session, actor: str, action: str, served: Mapping[str, int]) -> None:
+    """One audit row per manual whose text an API response carried (`served`: manual key
+    -> passages of it served)."""
+    for key, passages in sorted(served.items()):
+        record_audit(session, actor, action, key, {"passages": passages})
 
 
 def tail_audit(

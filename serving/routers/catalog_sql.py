@@ -8,12 +8,12 @@ from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent, generate_sql
 from manualqa.usage import add_costs, usage_scope
 from serving.deps import ClientIdDep, StateDep
+from serving.licensing import ANONYMOUS
 from serving.schemas import RowCitationOut, SqlRequest, SqlResponse
 from serving.state import AppState
 from sql.text_to_sql import CatalogAnswer
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
-ANONYMOUS = "anonymous"
 
 
 def answer_from_catalog(state: AppState, question: str, client_id: str | None) -> CatalogAnswer:
