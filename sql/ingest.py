@@ -15,10 +15,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from manualqa.documents import ManualRef
 from manualqa.sources.base import Validators
 from sql import catalog
 from sql.catalog import PIPELINE_ACTOR, ManualNotFoundError, record_audit
-from sql.models import AuditLog, CrawlJob, CrawlStatus, Manual, ManualStatus, QuarantinedObject
+from sql.models import (
+    AuditLog,
+    CrawlJob,
+    CrawlStatus,
+    FileArtifact,
+    Manual,
+    ManualStatus,
+    QuarantinedObject,
+)
 
 if TYPE_CHECKING:
     from manualqa.harvest import HarvestItem, HarvestResult, HeldCopy
@@ -152,6 +161,22 @@ def _record_item(
             _set_validators(session, item.key, item.validators)
         return
     assert item.content_hash is not None and item.object_key is not None
+    if outcome == "quarantined":
+        code, _, reason = item.reason.partition(": ")
+        record_quarantine(
+            session,
+            item.ref,
+            content_hash=item.content_hash,
+            size_bytes=item.size_bytes,
+            object_key=item.object_key,
+            config_version=config_version,
+            code=code,
+            reason=reason or code,
+            detail=item.check,
+            actor=actor,
+        )
+        _set_validators(session, item.key, item.validators)
+        return
     catalog.upsert_manual(
         session,
         item.ref,
@@ -160,21 +185,8 @@ def _record_item(
         object_key=item.object_key,
         config_version=config_version,
         actor=actor,
-        artifact_kind=QUARANTINE_ARTIFACT if outcome == "quarantined" else catalog.RAW_ARTIFACT,
     )
     _set_validators(session, item.key, item.validators)
-    if outcome == "quarantined":
-        code, _, reason = item.reason.partition(": ")
-        catalog.quarantine_manual(
-            session,
-            item.key,
-            reason or code,
-            actor=actor,
-            code=code,
-            object_key=item.object_key,
-            detail=item.check,
-        )
-        return
     original = None
     if outcome == "duplicate":
         original = session.execute(
@@ -197,6 +209,67 @@ def _record_item(
             item.key,
             {"duplicate_of": item.duplicate_of, "similarity": item.similarity, "job": job_id},
         )
+
+
+def record_quarantine(
+    session: Session,
+    ref: ManualRef,
+    *,
+    content_hash: str,
+    size_bytes: int,
+    object_key: str,
+    config_version: str,
+    code: str,
+    reason: str,
+    detail: Mapping[str, Any],
+    actor: str = PIPELINE_ACTOR,
+) -> None:
+    """A refused document: the manual's row points at its bytes under `quarantine/`,
+    it is marked quarantined with the reason, and an audit row says so."""
+    catalog.upsert_manual(
+        session,
+        ref,
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        object_key=object_key,
+        config_version=config_version,
+        actor=actor,
+        artifact_kind=QUARANTINE_ARTIFACT,
+    )
+    catalog.quarantine_manual(
+        session, ref.key, reason, actor=actor, code=code, object_key=object_key, detail=detail
+    )
+
+
+def was_released(session: Session, key: str, content_hash: str) -> bool:
+    """Whether someone released these bytes of manual `key` from quarantine (so they are
+    not to be refused again)."""
+    return (
+        session.execute(
+            select(QuarantinedObject.id).where(
+                QuarantinedObject.manual_key == key,
+                QuarantinedObject.content_hash == content_hash,
+                QuarantinedObject.released_at.is_not(None),
+            )
+        ).first()
+        is not None
+    )
+
+
+def held_object_key(session: Session, key: str) -> str | None:
+    """Where the bytes the catalog holds for manual `key` are: its raw file, else its
+    quarantined copy; None when the catalog has no such manual."""
+    rows = session.execute(
+        select(FileArtifact.kind, FileArtifact.object_key)
+        .join(Manual, FileArtifact.manual_id == Manual.id)
+        .where(
+            Manual.key == key,
+            FileArtifact.content_hash == Manual.content_hash,
+            FileArtifact.kind.in_([catalog.RAW_ARTIFACT, QUARANTINE_ARTIFACT]),
+        )
+    ).all()
+    by_kind = {row.kind: row.object_key for row in rows}
+    return by_kind.get(catalog.RAW_ARTIFACT) or by_kind.get(QUARANTINE_ARTIFACT)
 
 
 def _set_validators(session: Session, key: str, validators: Validators) -> None:

@@ -1,0 +1,207 @@
+"""Licensed sources through Dagster, against a real site on 127.0.0.1: a harvest job per
+source, the sensor that turns harvested manuals into partitions and `raw_manual` runs, a
+second crawl that costs only conditional requests and runs nothing, a near-duplicate
+from a second source kept once, and the same on moto's S3 server by configuration."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from manual_assets.assets import MANUAL_ASSETS, MANUAL_CHECKS
+from manual_assets.assets.raw_manual import ACCEPTED_CHECK
+from manual_assets.licensed_sources import (
+    RAW_MANUAL,
+    harvested_manual_sensor,
+    licensed_source_definitions,
+)
+from manual_assets.resources import build_resources
+from manual_assets_tests.http_servers import Reply, Request, Server, http_server
+from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS
+from manualqa.config import Settings
+from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.objectstore import open_object_store
+from manualqa.objectstore.s3 import S3ObjectStore
+from sql import db, ingest
+from sql.models import CrawlJob
+
+AC200 = (DEMO_MANUALS / "acme__ac-200__owners-manual.pdf").read_bytes()
+ETAG = '"ac200-v1"'
+
+
+def etagged(body: bytes, etag: str):
+    def handler(request: Request) -> Reply:
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304, headers={"ETag": etag})
+        return Reply(200, body, {"ETag": etag, "Content-Type": "application/pdf"})
+
+    return handler
+
+
+def listing(*links: str) -> Reply:
+    anchors = "".join(f'<a href="{href}">{href} manual</a>' for href in links)
+    return Reply(
+        200, f"<html><body>{anchors}</body></html>".encode(), {"Content-Type": "text/html"}
+    )
+
+
+@pytest.fixture
+def site() -> Iterator[Server]:
+    with http_server() as server:
+        server.routes.update(
+            {
+                "/robots.txt": lambda r: Reply(200, b"User-agent: *\nDisallow: /private/\n"),
+                "/manuals/": lambda r: listing("ac-200.pdf", "broken.pdf", "/private/x.pdf"),
+                "/manuals/ac-200.pdf": etagged(AC200, ETAG),
+                "/manuals/broken.pdf": lambda r: Reply(
+                    200, AC200[:600] + b"\x00garbage" * 40, {"Content-Type": "application/pdf"}
+                ),
+                "/private/x.pdf": lambda r: Reply(200, AC200),
+                "/mirror/": lambda r: listing("ac200-copy.pdf"),
+                "/mirror/ac200-copy.pdf": etagged(AC200, '"mirror-1"'),
+            }
+        )
+        yield server
+
+
+def rules(tmp_path: Path, name: str, base: str, seed: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        "\n".join(
+            [
+                'version: "1"',
+                f"seeds: ['{base}{seed}']",
+                f"allow: ['{base}/*']",
+                "vendor: Acme Appliances",
+                "user_agent: manualqa-test/1.0",
+                "license: {name: acme-crawl-license, allowed_uses: [index, serve]}",
+            ]
+        )
+        + "\n"
+    )
+    return path
+
+
+@pytest.fixture(params=["local", "s3"])
+def settings(request, tmp_path, site, own_database, s3_endpoint) -> Settings:
+    http = {"min_delay_s": 0.02, "timeout_s": 5.0, "backoff_base_s": 0.01, "max_retries": 2}
+    folder = tmp_path / "empty-folder"
+    folder.mkdir()
+    store = (
+        {"kind": "local"}
+        if request.param == "local"
+        else {"kind": "s3", "bucket": f"t-{uuid.uuid4().hex[:12]}", "endpoint_url": s3_endpoint}
+    )
+    settings = Settings(
+        data_dir=tmp_path / "state",
+        database_url=own_database,
+        object_store=store,
+        sources={
+            "folder": {"path": folder},
+            "crawls": {
+                "acme-crawl": {
+                    "rules": rules(tmp_path, "acme", site.base_url, "/manuals/"),
+                    "http": http,
+                },
+                "mirror-crawl": {
+                    "rules": rules(tmp_path, "mirror", site.base_url, "/mirror/"),
+                    "http": http,
+                },
+            },
+        },
+    )
+    if request.param == "s3":  # what `manualqa store lifecycle` does once per bucket
+        s3 = open_object_store(settings)
+        assert isinstance(s3, S3ObjectStore)
+        s3.ensure_bucket()
+    return settings
+
+
+def harvest(settings: Settings, instance: dg.DagsterInstance, source: str) -> None:
+    jobs = {job.name: job for job in licensed_source_definitions(settings).jobs}
+    job = jobs[f"harvest_{source.replace('-', '_')}_job"]
+    result = job.execute_in_process(instance=instance, resources=build_resources(settings))
+    assert result.success
+
+
+def last_job(settings: Settings) -> CrawlJob:
+    engine = db.make_engine(settings.database_url.get_secret_value())
+    try:
+        with db.session_scope(engine) as session:
+            job = session.query(CrawlJob).order_by(CrawlJob.id.desc()).first()
+            session.expunge(job)
+            return job
+    finally:
+        engine.dispose()
+
+
+def test_harvested_manuals_run_through_dagster_and_a_second_crawl_runs_nothing(settings, site):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = build_resources(settings)
+    harvest(settings, instance, "acme-crawl")
+
+    first = harvested_manual_sensor(dg.build_sensor_context(instance=instance))
+    requested = {r.partition_key for r in first.run_requests}
+    assert len(requested) == 2 and set(instance.get_dynamic_partitions("manuals")) == requested
+    outcomes = {}
+    for key in sorted(requested):
+        run = dg.materialize(
+            [*MANUAL_ASSETS, *MANUAL_CHECKS],
+            partition_key=key,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
+        (check,) = [c for c in run.get_asset_check_evaluations() if c.check_name == ACCEPTED_CHECK]
+        outcomes[key] = (
+            run.success,
+            check.passed,
+            check.metadata["code"].value if not check.passed else "",
+        )
+    good = next(k for k in requested if "ac-200" in k)
+    broken = next(k for k in requested if k != good)
+    assert outcomes == {good: (True, True, ""), broken: (False, False, "unreadable")}
+    store = open_object_store(settings)
+    engine = db.make_engine(settings.database_url.get_secret_value())
+    with db.session_scope(engine) as session:
+        held = ingest.held_quarantine(session, broken)
+    assert held is not None and held.reason_code == "unreadable"
+    assert store.get(held.object_key).startswith(AC200[:600])  # the refused bytes are kept
+    index = QdrantSnapshotReader(
+        settings.state_path(settings.index.path), settings.index.collection
+    )
+    index.refresh()
+    points = index.count(good)
+    assert points > 0
+
+    materialized = len(instance.fetch_materializations(RAW_MANUAL, limit=100).records)
+    site.log.clear()
+    harvest(settings, instance, "acme-crawl")
+
+    (get,) = site.requests("/manuals/ac-200.pdf", "GET")
+    assert get.headers["if-none-match"] == ETAG
+    job = last_job(settings)
+    assert (job.unchanged, job.new, job.changed, job.quarantined) == (2, 0, 0, 0)
+    again = harvested_manual_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert again.run_requests == []
+    assert len(instance.fetch_materializations(RAW_MANUAL, limit=100).records) == materialized
+
+    # The same manual from a second source is linked, not indexed twice.
+    harvest(settings, instance, "mirror-crawl")
+    assert last_job(settings).duplicates == 1
+    mirrored = harvested_manual_sensor(
+        dg.build_sensor_context(instance=instance, cursor=first.cursor)
+    )
+    assert mirrored.run_requests == []
+    (copy,) = set(instance.get_dynamic_partitions("manuals")) - requested
+    with db.session_scope(engine) as session:
+        assert ingest.duplicate_of(session, copy) == good
+        assert ingest.servable_keys(session, [good, copy]) == {good}
+    engine.dispose()
+    index.refresh()
+    assert index.count(copy) == 0 and index.count(good) == points
+    index.close()
