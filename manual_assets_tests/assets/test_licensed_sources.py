@@ -5,6 +5,8 @@ from a second source kept once, and the same on moto's S3 server by configuratio
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import dagster as dg
 import pytest
 
 from manual_assets.assets import MANUAL_ASSETS, MANUAL_CHECKS
-from manual_assets.assets.raw_manual import ACCEPTED_CHECK
+from manual_assets.assets.raw_manual import ACCEPTED_CHECK, raw_manual
 from manual_assets.licensed_sources import (
     RAW_MANUAL,
     harvested_manual_sensor,
@@ -26,6 +28,8 @@ from manualqa.config import Settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.objectstore import open_object_store
 from manualqa.objectstore.s3 import S3ObjectStore
+from manualqa.sources.inbox import pending_keys
+from manualqa.sources.registry import partner_inbox
 from sql import db, ingest
 from sql.models import CrawlJob
 
@@ -205,3 +209,53 @@ def test_harvested_manuals_run_through_dagster_and_a_second_crawl_runs_nothing(s
     index.refresh()
     assert index.count(copy) == 0 and index.count(good) == points
     index.close()
+
+
+def test_a_partner_delivery_wakes_the_inbox_sensor_and_becomes_a_raw_manual(
+    tmp_path, own_database, monkeypatch
+):
+    monkeypatch.setenv("ACME_PUSH_SECRET", "partner-secret-value")
+    folder = tmp_path / "empty-folder"
+    folder.mkdir()
+    settings = Settings(
+        data_dir=tmp_path / "state",
+        database_url=own_database,
+        sources={
+            "folder": {"path": folder},
+            "webhooks": {"acme-push": {"secret_env": "ACME_PUSH_SECRET"}},
+        },
+    )
+    licensed = licensed_source_definitions(settings)
+    ((job,), (sensor,)) = licensed.jobs, licensed.sensors
+    assert licensed.schedules == []  # a partner pushes; nothing polls it
+    instance = dg.DagsterInstance.ephemeral()
+    resources = build_resources(settings)
+
+    def tick():
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            return sensor(context)
+
+    assert isinstance(tick(), dg.SkipReason)
+    store = open_object_store(settings)
+    body = {
+        "document_id": "AC-200/OM",
+        "file_name": "ac-200.pdf",
+        "vendor": "Acme Appliances",
+        "product": "AC-200",
+        "license": {"name": "acme-push-terms", "allowed_uses": ["index", "serve"]},
+        "content_base64": base64.b64encode(AC200).decode(),
+    }
+    partner_inbox(settings, "acme-push", store).accept("delivery-1", json.dumps(body).encode())
+    request = tick()
+    assert isinstance(request, dg.RunRequest) and request.run_key
+    assert job.execute_in_process(instance=instance, resources=resources).success
+
+    assert pending_keys(store, "acme-push") == []  # drained
+    assert isinstance(tick(), dg.SkipReason)
+    (run,) = harvested_manual_sensor(dg.build_sensor_context(instance=instance)).run_requests
+    assert run.partition_key.startswith("acme-push:ac-200-om-")
+    result = dg.materialize(
+        [raw_manual], partition_key=run.partition_key, instance=instance, resources=resources
+    )
+    raw = result.output_for_node("raw_manual")
+    assert raw.data == AC200 and raw.ref.license == "acme-push-terms"
