@@ -16,6 +16,7 @@ import pytest
 
 from manual_assets.assets import MANUAL_ASSETS, MANUAL_CHECKS
 from manual_assets.assets.raw_manual import ACCEPTED_CHECK, raw_manual
+from manual_assets.definitions import build_definitions
 from manual_assets.licensed_sources import (
     RAW_MANUAL,
     harvested_manual_sensor,
@@ -259,3 +260,32 @@ def test_a_partner_delivery_wakes_the_inbox_sensor_and_becomes_a_raw_manual(
     )
     raw = result.output_for_node("raw_manual")
     assert raw.data == AC200 and raw.ref.license == "acme-push-terms"
+
+
+def test_the_code_location_loads_with_one_of_each_licensed_source(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        sources={
+            "apis": {
+                "acme-api": {
+                    "base_url": "https://api.example.invalid",
+                    "token_url": "https://api.example.invalid/token",
+                    "client_id_env": "ACME_CLIENT_ID",
+                    "client_secret_env": "ACME_CLIENT_SECRET",
+                    "schedule": "15 3 * * *",
+                }
+            },
+            "crawls": {"acme-crawl": {"rules": tmp_path / "rules.yaml"}},
+            "webhooks": {"acme-push": {"secret_env": "ACME_PUSH_SECRET"}},
+        },
+    )
+    defs = build_definitions(settings)
+    dg.Definitions.validate_loadable(defs)
+    repository = defs.get_repository_def()
+    crons = {s.name: s.cron_schedule for s in repository.schedule_defs}
+    assert crons["harvest_acme_api_schedule"] == "15 3 * * *"
+    assert crons["harvest_acme_crawl_schedule"] == "0 * * * *"  # no schedule: hourly
+    assert not any("acme_push" in name for name in crons)  # a partner is not polled
+    assert "harvest_acme_push_inbox_sensor" in {s.name for s in repository.sensor_defs}
+    resources = defs.resources or {}
+    assert {"source_acme_api", "source_acme_crawl", "source_acme_push"} <= set(resources)
