@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pypdf import PdfReader, PdfWriter
 
 from manual_assets_tests.manualqa.conftest import (
     BAD_PDFS,
@@ -43,6 +45,20 @@ def test_image_only_pages_are_reported_and_limits_apply():
     image = validate(image_only_pdf(3), make_ref("m.pdf"), ValidationSettings())
     assert image.facts.image_only_pages == (1, 2, 3)
     assert "3 of 3 pages are images" in image.reason
+    # Partly scanned: accepted by default, refused where a source demands more text.
+    writer = PdfWriter()
+    for page in [
+        *PdfReader(io.BytesIO(GOOD_PDF)).pages[:1],
+        *PdfReader(io.BytesIO(image_only_pdf(2))).pages,
+    ]:
+        writer.add_page(page)
+    scan = io.BytesIO()
+    writer.write(scan)
+    assert validate(scan.getvalue(), make_ref("m.pdf"), ValidationSettings()).ok
+    strict = validate(
+        scan.getvalue(), make_ref("m.pdf"), ValidationSettings(max_image_only_ratio=0.5)
+    )
+    assert (strict.ok, strict.code) == (False, "mostly_images")
 
 
 def test_language_and_markdown_checks():
