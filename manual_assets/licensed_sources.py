@@ -28,7 +28,7 @@ from manual_assets.resources import (
 )
 from manualqa.config import Settings
 from manualqa.dedup import NearDuplicateIndex
-from manualqa.harvest import HarvestResult, Outcome, harvest
+from manualqa.harvest import HarvestResult, Outcome, harvest, settle
 from manualqa.sources.inbox import pending_keys
 from sql import ingest
 
@@ -73,8 +73,9 @@ def harvest_source(
             exclusions=ingestion.exclusion_list(),
             config_version=ingestion.config_version,
         )
-    with catalog_db.session() as session:
-        job_id = ingest.record_harvest(session, result)
+        with catalog_db.session() as session:
+            job_id = ingest.record_harvest(session, result)
+        settle(connector, result)
     kept_items = [item for item in result.items if item.outcome in KEPT]
     context.instance.add_dynamic_partitions(MANUALS, [item.key for item in kept_items])
     for item in kept_items:

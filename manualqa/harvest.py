@@ -114,7 +114,8 @@ def harvest(
     `held` maps keys to the copies the catalog holds (for conditional requests);
     `duplicates` holds the signatures of the manuals already kept and learns the new
     ones. A failure for one manual is recorded and the run goes on; a discovery that
-    fails ends the run with `error` set and the cursor unchanged.
+    fails ends the run with `error` set and the cursor unchanged. Once the result is
+    recorded, `settle` it.
     """
     version = getattr(connector, "config_version", "") or config_version
     result = HarvestResult(connector.name, version, cursor, clock())
@@ -138,9 +139,16 @@ def harvest(
             clock,
         )
         result.items.append(item)
-        if item.outcome != Outcome.FAILED:
-            connector.settled(ref)
     return result
+
+
+def settle(connector: Connector, result: HarvestResult) -> None:
+    """Tell the source (still open) that `result` is stored durably: a push source drops
+    every delivery but the failed ones from its inbox. Call it only after the catalog has
+    recorded `result`, so a crash in between leaves the deliveries to the next run."""
+    for item in result.items:
+        if item.outcome != Outcome.FAILED:
+            connector.settled(item.ref)
 
 
 def _one(
