@@ -1,7 +1,8 @@
-"""Licensed sources through Dagster, against a real site on 127.0.0.1: a harvest job per
-source, the sensor that turns harvested manuals into partitions and `raw_manual` runs, a
-second crawl that costs only conditional requests and runs nothing, a near-duplicate
-from a second source kept once, and the same on moto's S3 server by configuration."""
+"""Licensed sources through Dagster, against a real site and a vendor API on 127.0.0.1: a
+harvest job per source, the sensor that turns harvested manuals into partitions and
+`raw_manual` runs, a second crawl that costs only conditional requests and runs nothing,
+the same manual from the vendor API kept once and linked, a partner's inbox, and all of
+it on moto's S3 server by configuration alone."""
 
 from __future__ import annotations
 
@@ -66,11 +67,48 @@ def site() -> Iterator[Server]:
                     200, AC200[:600] + b"\x00garbage" * 40, {"Content-Type": "application/pdf"}
                 ),
                 "/private/x.pdf": lambda r: Reply(200, AC200),
-                "/mirror/": lambda r: listing("ac200-copy.pdf"),
-                "/mirror/ac200-copy.pdf": etagged(AC200, '"mirror-1"'),
+                "/oauth/token": token,
+                "/v1/documents": bearer(
+                    lambda r: Reply(
+                        200,
+                        json.dumps({"documents": [API_DOC], "next_page_token": None}).encode(),
+                        {"Content-Type": "application/json"},
+                    )
+                ),
+                "/files/ac200-om.pdf": bearer(etagged(AC200, '"api-1"')),
             }
         )
         yield server
+
+
+API_DOC = {
+    "id": "AC200-OM",
+    "title": "PureAir AC-200 owner's manual",
+    "vendor": "Acme Appliances",
+    "product": "AC-200",
+    "file_name": "ac200-om.pdf",
+    "download_url": "/files/ac200-om.pdf",
+    "updated_at": "2026-05-01T00:00:00+00:00",
+    "license": {"name": "acme-partner", "allowed_uses": ["index", "serve"]},
+}
+
+
+def token(request: Request) -> Reply:
+    """OAuth2 client credentials: the secret comes from the source's own variables."""
+    expected = base64.b64encode(b"acme-client:acme-pass").decode()
+    if request.headers.get("authorization") != f"Basic {expected}":
+        return Reply(401, b'{"error": "invalid_client"}', {"Content-Type": "application/json"})
+    body = {"access_token": "t1", "token_type": "Bearer", "expires_in": 3600}
+    return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def bearer(handler):
+    def guarded(request: Request) -> Reply:
+        if request.headers.get("authorization") != "Bearer t1":
+            return Reply(401, b"{}")
+        return handler(request)
+
+    return guarded
 
 
 def rules(tmp_path: Path, name: str, base: str, seed: str) -> Path:
@@ -92,7 +130,9 @@ def rules(tmp_path: Path, name: str, base: str, seed: str) -> Path:
 
 
 @pytest.fixture(params=["local", "s3"])
-def settings(request, tmp_path, site, own_database, s3_endpoint) -> Settings:
+def settings(request, tmp_path, site, own_database, s3_endpoint, monkeypatch) -> Settings:
+    monkeypatch.setenv("ACME_CLIENT_ID", "acme-client")
+    monkeypatch.setenv("ACME_CLIENT_SECRET", "acme-pass")
     http = {"min_delay_s": 0.02, "timeout_s": 5.0, "backoff_base_s": 0.01, "max_retries": 2}
     folder = tmp_path / "empty-folder"
     folder.mkdir()
@@ -112,10 +152,16 @@ def settings(request, tmp_path, site, own_database, s3_endpoint) -> Settings:
                     "rules": rules(tmp_path, "acme", site.base_url, "/manuals/"),
                     "http": http,
                 },
-                "mirror-crawl": {
-                    "rules": rules(tmp_path, "mirror", site.base_url, "/mirror/"),
+            },
+            "apis": {
+                "acme-api": {
+                    "base_url": site.base_url,
+                    "documents_path": "/v1/documents",
+                    "token_url": f"{site.base_url}/oauth/token",
+                    "client_id_env": "ACME_CLIENT_ID",
+                    "client_secret_env": "ACME_CLIENT_SECRET",
                     "http": http,
-                },
+                }
             },
         },
     )
@@ -195,8 +241,8 @@ def test_harvested_manuals_run_through_dagster_and_a_second_crawl_runs_nothing(s
     assert again.run_requests == []
     assert len(instance.fetch_materializations(RAW_MANUAL, limit=100).records) == materialized
 
-    # The same manual from a second source is linked, not indexed twice.
-    harvest(settings, instance, "mirror-crawl")
+    # The same manual from the vendor API is linked, not indexed twice.
+    harvest(settings, instance, "acme-api")
     assert last_job(settings).duplicates == 1
     mirrored = harvested_manual_sensor(
         dg.build_sensor_context(instance=instance, cursor=first.cursor)
