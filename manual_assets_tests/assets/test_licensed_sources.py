@@ -230,6 +230,7 @@ def test_harvested_manuals_run_through_dagster_and_a_second_crawl_runs_nothing(s
     assert points > 0
 
     materialized = len(instance.fetch_materializations(RAW_MANUAL, limit=100).records)
+    runs = {run.run_id for run in instance.get_runs()}
     site.log.clear()
     harvest(settings, instance, "acme-crawl")
 
@@ -240,6 +241,8 @@ def test_harvested_manuals_run_through_dagster_and_a_second_crawl_runs_nothing(s
     again = harvested_manual_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
     assert again.run_requests == []
     assert len(instance.fetch_materializations(RAW_MANUAL, limit=100).records) == materialized
+    (only,) = [run for run in instance.get_runs() if run.run_id not in runs]
+    assert only.job_name == "harvest_acme_crawl_job"  # and nothing else ran
 
     # The same manual from the vendor API is linked, not indexed twice.
     harvest(settings, instance, "acme-api")
