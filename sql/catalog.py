@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from manualqa import documents
 from manualqa.documents import ManualRef, SectionInfo, slugify
-from manualqa.governance import parse_expiry
 from manualqa.injection import Finding
 from sql.models import (
     EMBEDDING_DIMENSION,
@@ -166,7 +165,7 @@ def upsert_manual(
         "status": ManualStatus.INGESTED.value,
         "license_terms": ref.license_terms,
         "allowed_uses": list(ref.allowed_uses),
-        "license_expires_at": parse_expiry(ref.license_expires_at),
+        "license_expires_at": ref.license_expiry,
     }
     statement = insert(Manual).values(**values)
     unchanged = (Manual.content_hash == statement.excluded.content_hash) & (

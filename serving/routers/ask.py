@@ -9,6 +9,7 @@ from manualqa.index.base import SearchFilters
 from manualqa.questions import check_question
 from manualqa.usage import usage_scope
 from serving.deps import ClientIdDep, StateDep
+from serving.licensing import audit_text_reads, servable_filters
 from serving.schemas import AskRequest, AskResponse, CitationOut
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -26,8 +27,11 @@ def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskRespons
             state.llm,
             top_k=body.top_k,
             min_score=state.settings.retrieval.min_score,
-            filters=SearchFilters(vendor=body.vendor, product=body.product),
+            filters=servable_filters(
+                state, SearchFilters(vendor=body.vendor, product=body.product)
+            ),
         )
+    audit_text_reads(state, client_id, "text.read.ask", [c.manual_key for c in answer.citations])
     return AskResponse(
         question=answer.question,
         answer=answer.text,

@@ -9,8 +9,9 @@ from manualqa.index.base import SearchFilters
 from manualqa.query_router import CatalogPart, compose, format_rows, route_query
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent
-from manualqa.usage import usage_scope
+from manualqa.usage import add_costs, usage_scope
 from serving.deps import ClientIdDep, StateDep
+from serving.licensing import audit_text_reads, servable_filters
 from serving.routers.catalog_sql import answer_from_catalog, sql_response
 from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse
 from sql.text_to_sql import CatalogQuestionRefused
@@ -30,7 +31,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             answer = answer_from_catalog(state, q, client_id)
         except CatalogQuestionRefused as exc:
             return CatalogPart(rows_text="", result=None, cost_usd=0.0, refused=exc.reason)
-        return CatalogPart(format_rows(answer.columns, answer.rows), answer, answer.cost_usd)
+        return CatalogPart(
+            format_rows(answer.columns, answer.rows), answer, add_costs(*answer.step_costs_usd)
+        )
 
     with usage_scope(client_id=client_id):
         result = route_query(
@@ -43,7 +46,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
                 state.llm,
                 top_k=body.top_k,
                 min_score=state.settings.retrieval.min_score,
-                filters=SearchFilters(vendor=body.vendor, product=body.product),
+                filters=servable_filters(
+                    state, SearchFilters(vendor=body.vendor, product=body.product)
+                ),
             ),
             compose_parts=lambda q, rows, manual: compose(state.llm, q, rows, manual),
         )
@@ -56,6 +61,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             QueryCitation(kind="row", ref=c.ref, table_keys=c.keys) for c in catalog.citations
         ]
     if result.manual is not None:
+        audit_text_reads(
+            state, client_id, "text.read.query", [c.manual_key for c in result.manual.citations]
+        )
         citations += [
             QueryCitation(kind="passage", ref=str(c.number), passage=CitationOut.model_validate(c))
             for c in result.manual.citations
