@@ -8,7 +8,7 @@ from manual_assets.resources import CatalogResource, VectorIndexResource
 from sql import catalog
 
 MANUAL_TAG = "manualqa/manual"
-_UNFINISHED = [
+UNFINISHED_RUNS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
@@ -64,6 +64,6 @@ def removal_run_config(key: str) -> dict[str, object]:
 def removal_in_flight(instance: dg.DagsterInstance, key: str) -> bool:
     """Whether a removal of `key` is queued or running (the sensor must not pile up more)."""
     runs = dg.RunsFilter(
-        job_name=remove_manual_job.name, statuses=_UNFINISHED, tags={MANUAL_TAG: key}
+        job_name=remove_manual_job.name, statuses=UNFINISHED_RUNS, tags={MANUAL_TAG: key}
     )
     return bool(instance.get_run_ids(filters=runs, limit=1))

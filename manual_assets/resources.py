@@ -34,17 +34,22 @@ from manualqa.artifacts import (
 from manualqa.config import (
     AnswerSettings,
     ChunkingSettings,
+    DedupSettings,
     EmbeddingSettings,
     FolderSourceSettings,
     LLMRoleSettings,
     LLMSettings,
     ObjectStoreSettings,
     Settings,
+    SourcesSettings,
+    ValidationSettings,
 )
+from manualqa.governance import ExclusionList
 from manualqa.index.qdrant_local import QdrantSnapshotReader, QdrantSnapshotWriter
 from manualqa.objectstore import ObjectStore, open_object_store, raw_key, stage_key
-from manualqa.sources import FolderConnector
-from manualqa.sources.registry import folder_connector
+from manualqa.sources import Connector, FolderConnector
+from manualqa.sources.base import source_of_key
+from manualqa.sources.registry import build_connector, folder_connector
 from sql import db
 
 if TYPE_CHECKING:
@@ -59,6 +64,67 @@ class ManualSourceResource(dg.ConfigurableResource):
     def connector(self) -> FolderConnector:
         folder = FolderSourceSettings.model_validate_json(self.folder_source)
         return folder_connector(Settings(sources={"folder": folder}))
+
+    def holds(self, manual_key: str) -> bool:
+        """Whether `manual_key` is in the folder's key namespace (else a licensed
+        source harvested it into the object store)."""
+        folder = FolderSourceSettings.model_validate_json(self.folder_source)
+        return source_of_key(manual_key) == (folder.namespace or "")
+
+
+class LicensedSourceResource(dg.ConfigurableResource):
+    """One configured vendor API, licensed crawl or webhook partner. Its secrets stay in
+    the environment variables (or `*_FILE` files) its settings name, read when it opens."""
+
+    name: str
+    sources: str  # SourcesSettings as JSON, holding this source alone
+
+    def connector(self, store: ObjectStore) -> Connector:
+        """The source's connector (not yet opened); a partner's reads its inbox in `store`."""
+        settings = Settings(sources=SourcesSettings.model_validate_json(self.sources))
+        return build_connector(settings, self.name, store)
+
+
+class IngestionResource(dg.ConfigurableResource):
+    """What every fetched document must pass, how near-duplicates are found, and what is
+    never ingested (the version-controlled exclusion list)."""
+
+    validation: str  # ValidationSettings as JSON
+    dedup: str  # DedupSettings as JSON
+    exclusions: str  # path of the exclusion list
+    config_version: str
+
+    def validation_settings(self) -> ValidationSettings:
+        return ValidationSettings.model_validate_json(self.validation)
+
+    def dedup_settings(self) -> DedupSettings:
+        return DedupSettings.model_validate_json(self.dedup)
+
+    def exclusion_list(self) -> ExclusionList:
+        return ExclusionList.load(Path(self.exclusions))
+
+
+def licensed_source_key(name: str) -> str:
+    """The resource key of the licensed source `name` (resource keys are identifiers)."""
+    return "source_" + name.replace("-", "_")
+
+
+def licensed_source_resources(settings: Settings) -> dict[str, LicensedSourceResource]:
+    """One resource per configured vendor API, crawl and webhook partner.
+
+    Raises:
+        ValueError: two source names map to the same resource key (`a-b` and `a_b`).
+    """
+    sources = settings.sources
+    resources: dict[str, LicensedSourceResource] = {}
+    for kind in ("apis", "crawls", "webhooks"):
+        for name, source in getattr(sources, kind).items():
+            key = licensed_source_key(name)
+            if key in resources:
+                raise ValueError(f"sources {resources[key].name!r} and {name!r} differ only in -/_")
+            alone = SourcesSettings(**{kind: {name: source}})
+            resources[key] = LicensedSourceResource(name=name, sources=alone.model_dump_json())
+    return resources
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -266,6 +332,13 @@ def build_resources(
         region=stored.region,
     )
     return {
+        **licensed_source_resources(settings),
+        "ingestion": IngestionResource(
+            validation=settings.validation.model_dump_json(),
+            dedup=settings.dedup.model_dump_json(),
+            exclusions=str(settings.resolve(settings.governance.exclusions)),
+            config_version=settings.config_version,
+        ),
         "source": ManualSourceResource(
             folder_source=settings.sources.folder.model_copy(
                 update={"path": settings.resolve(settings.sources.folder.path)}

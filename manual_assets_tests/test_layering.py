@@ -36,12 +36,6 @@ MAY_IMPORT = {
     "manual_assets": {"manual_assets", "manualqa", "sql", "evals"},
     "cli": {"cli", "manualqa", "sql", "evals", "serving", "manual_assets"},
 }
-# Logic that `sql` imports from the library although DESIGN.md does not allow it: known
-# debt, listed so that it stays visible and nothing new joins it.
-TOLERATED = {
-    "sql/catalog.py": {"manualqa.governance.parse_expiry"},
-    "sql/text_to_sql.py": {"manualqa.prompts.SqlModelCannotAnswer", "manualqa.usage.add_costs"},
-}
 # Third-party frameworks that belong to one floor only.
 NEVER = {
     "manualqa": {"dagster", "fastapi"},
@@ -72,10 +66,9 @@ def violations(package: str, root: Path = ROOT) -> dict[str, list[str]]:
     """File -> the imports its floor does not allow."""
     found = {}
     for path in sorted((root / package).rglob("*.py")):
-        tolerated = TOLERATED.get(str(path.relative_to(root)), set()) if root == ROOT else set()
         bad = sorted(
             n
-            for n in imported_names(path.read_text(encoding="utf-8")) - tolerated
+            for n in imported_names(path.read_text(encoding="utf-8"))
             if (n.split(".")[0] in PROJECT and not _allowed(n, MAY_IMPORT[package]))
             or n.split(".")[0] in NEVER[package]
         )

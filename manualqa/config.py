@@ -64,7 +64,7 @@ class _SourceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     namespace: str | None = None
-    schedule: str | None = None  # cron for pull sources; sensors poll when None
+    schedule: str | None = None  # cron of a pull source's harvest (None: hourly)
     license: LicenseDefaults = LicenseDefaults()
     default_vendor: str = "unknown"
 
@@ -195,7 +195,9 @@ class ValidationSettings(BaseModel):
     max_bytes: int = Field(100_000_000, ge=1)
     max_pages: int = Field(5000, ge=1)
     min_chars_per_page: float = Field(40.0, ge=0)  # mean over the pages with text
-    max_image_only_ratio: float = Field(0.5, ge=0, le=1)  # share of pages without text
+    # The share of pages without text above which a PDF is refused. At 1.0 only a PDF
+    # with no text at all is; a partly scanned one passes and its checks warn.
+    max_image_only_ratio: float = Field(1.0, ge=0, le=1)
     languages: list[str] = []  # ISO 639-1 codes accepted; empty accepts any
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 _SLUG_RE = re.compile(r"[^a-z0-9_-]+")
 
@@ -23,6 +24,21 @@ def content_hash(data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def parse_expiry(value: str | None) -> datetime | None:
+    """A license expiry given as ISO 8601 (a bare date means its start, UTC), or None.
+
+    Raises:
+        ValueError: the value is not an ISO 8601 date.
+    """
+    if value is None or not str(value).strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise ValueError(f"license expiry {value!r} is not an ISO 8601 date") from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,11 @@ class ManualRef:
     edition: str = ""  # the manual's version or edition as its publisher names it
     published: str | None = None  # ISO date of that edition, when the source gives one
     aliases: tuple[str, ...] = ()  # other names of the product (model numbers, nicknames)
+
+    @property
+    def license_expiry(self) -> datetime | None:
+        """`license_expires_at` as a time-zone-aware moment (None: no expiry)."""
+        return parse_expiry(self.license_expires_at)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from manualqa.config import LicenseDefaults
-from manualqa.documents import ManualRef, slugify
+from manualqa.documents import ManualRef, parse_expiry, slugify
 
 USES = ("index", "serve")
 
@@ -50,15 +50,11 @@ class LicenseManifest:
         return self.expires_at is None or (now or datetime.now(UTC)) < self.expires_at
 
 
-def parse_expiry(value: str | None) -> datetime | None:
-    """An ISO 8601 timestamp (a bare date means its start, UTC) or None."""
-    if value is None or not str(value).strip():
-        return None
+def _expiry(value: str | None) -> datetime | None:
     try:
-        parsed = datetime.fromisoformat(str(value).strip())
+        return parse_expiry(value)
     except ValueError as exc:
-        raise GovernanceError(f"license expiry {value!r} is not an ISO 8601 date") from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        raise GovernanceError(str(exc)) from exc
 
 
 def manifest_of(ref: ManualRef) -> LicenseManifest:
@@ -67,7 +63,7 @@ def manifest_of(ref: ManualRef) -> LicenseManifest:
         name=ref.license,
         terms=ref.license_terms,
         allowed_uses=frozenset(ref.allowed_uses),
-        expires_at=parse_expiry(ref.license_expires_at),
+        expires_at=_expiry(ref.license_expires_at),
     )
 
 
@@ -86,7 +82,7 @@ def with_license(
     Raises:
         GovernanceError: an unknown use or a malformed expiry.
     """
-    expiry = parse_expiry(expires_at)
+    expiry = _expiry(expires_at)
     if expiry is None and defaults.expires_after_days is not None:
         expiry = (now or datetime.now(UTC)) + timedelta(days=defaults.expires_after_days)
     manifest = LicenseManifest(

@@ -24,7 +24,7 @@ from manualqa.documents import ManualRef, content_hash
 from manualqa.governance import ExclusionList
 from manualqa.objectstore import ObjectStore, quarantine_key, raw_key
 from manualqa.sources.base import Connector, Fetched, SourceError, Validators, discover_all
-from manualqa.validation import validate
+from manualqa.validation import Verdict, validate
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ def harvest(
     `held` maps keys to the copies the catalog holds (for conditional requests);
     `duplicates` holds the signatures of the manuals already kept and learns the new
     ones. A failure for one manual is recorded and the run goes on; a discovery that
-    fails ends the run with `error` set and the cursor unchanged.
+    fails ends the run with `error` set and the cursor unchanged. Once the result is
+    recorded, `settle` it.
     """
     version = getattr(connector, "config_version", "") or config_version
     result = HarvestResult(connector.name, version, cursor, clock())
@@ -138,9 +139,16 @@ def harvest(
             clock,
         )
         result.items.append(item)
-        if item.outcome != Outcome.FAILED:
-            connector.settled(ref)
     return result
+
+
+def settle(connector: Connector, result: HarvestResult) -> None:
+    """Tell the source (still open) that `result` is stored durably: a push source drops
+    every delivery but the failed ones from its inbox. Call it only after the catalog has
+    recorded `result`, so a crash in between leaves the deliveries to the next run."""
+    for item in result.items:
+        if item.outcome != Outcome.FAILED:
+            connector.settled(item.ref)
 
 
 def _one(
@@ -177,31 +185,21 @@ def _one(
     )
     if held is not None and held.content_hash == sha:
         return base
-    metadata = {
-        "sha256": sha,
-        "size_bytes": len(data),
-        "source": ref.source,
-        "source_url": ref.uri,
-        "license": {
-            "name": ref.license,
-            "terms": ref.license_terms,
-            "allowed_uses": list(ref.allowed_uses),
-            "expires_at": ref.license_expires_at,
-        },
-        "config_version": config_version,
-        "fetched_at": clock().isoformat(),
-        "validators": asdict(fetched.validators),
-        "ref": asdict(ref),
-    }
+    metadata = document_metadata(
+        ref,
+        sha,
+        len(data),
+        config_version=config_version,
+        fetched_at=clock().isoformat(),
+        validators=fetched.validators,
+    )
     verdict = validate(data, ref, validation)
     if not verdict.ok:
-        key = quarantine_key(ref.key, sha, ref.file_name)
-        store.put_immutable(key, data, {**metadata, "reason": verdict.reason})
         return replace(
             base,
             outcome=Outcome.QUARANTINED,
             reason=f"{verdict.code}: {verdict.reason}",
-            object_key=key,
+            object_key=keep_refused(store, ref, data, verdict, metadata),
             check=verdict.summary,
         )
     sig = signature(verdict.facts.text, dedup)
@@ -229,3 +227,43 @@ def _one(
         signature=sig,
         check=verdict.summary,
     )
+
+
+def document_metadata(
+    ref: ManualRef,
+    sha: str,
+    size_bytes: int,
+    *,
+    config_version: str,
+    fetched_at: str,
+    validators: Validators | None = None,
+) -> dict[str, object]:
+    """What is stored beside a document's bytes: hash, source URL, license manifest,
+    config version, fetch time, validators and the ref (`artifacts.load_raw` reads it)."""
+    return {
+        "sha256": sha,
+        "size_bytes": size_bytes,
+        "source": ref.source,
+        "source_url": ref.uri,
+        "license": {
+            "name": ref.license,
+            "terms": ref.license_terms,
+            "allowed_uses": list(ref.allowed_uses),
+            "expires_at": ref.license_expires_at,
+        },
+        "config_version": config_version,
+        "fetched_at": fetched_at,
+        "validators": asdict(validators or Validators()),
+        "ref": asdict(ref),
+    }
+
+
+def keep_refused(
+    store: ObjectStore, ref: ManualRef, data: bytes, verdict: Verdict, metadata: dict[str, object]
+) -> str:
+    """Keep refused bytes, immutably, under `quarantine/` with the reason; returns the key."""
+    key = quarantine_key(ref.key, content_hash(data), ref.file_name)
+    store.put_immutable(
+        key, data, {**metadata, "reason_code": verdict.code, "reason": verdict.reason}
+    )
+    return key

@@ -34,10 +34,6 @@ DELIMITER_TAGS = (
 _TAG_RE = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DELIMITER_TAGS) + r")\b)", re.IGNORECASE)
 
 
-class SqlModelCannotAnswer(Exception):
-    """The `sql` model replied `CANNOT_ANSWER_SQL`: the catalog cannot answer the question."""
-
-
 @dataclass(frozen=True)
 class PromptTemplate:
     name: str

@@ -14,7 +14,7 @@ from typing import Any
 from manualqa.llm import LLMClient
 from manualqa.llm.offline import PROVIDER
 from manualqa.llm.offline_router import INTENTS, OTHER
-from manualqa.prompts import CANNOT_ANSWER_SQL, SqlModelCannotAnswer, fence, load_prompt
+from manualqa.prompts import CANNOT_ANSWER_SQL, fence, load_prompt
 
 _FENCE_RE = re.compile(r"^```(?:sql)?\s*(?P<body>.*?)\s*```$", re.DOTALL | re.IGNORECASE)
 
@@ -25,6 +25,7 @@ class ModelOutput:
     model: str
     cost_usd: float | None
     cached: bool
+    cannot_answer: str | None = None  # why the model declined; `text` is then empty
 
 
 def classify_intent(llm: LLMClient, question: str) -> ModelOutput:
@@ -54,9 +55,8 @@ def generate_sql(
 ) -> ModelOutput:
     """One SQL statement for `question` from the `sql` role, unchecked (the guard checks it).
 
-    Raises:
-        SqlModelCannotAnswer: the model replied that the catalog cannot answer; for the
-            offline model that means the question is not one of its documented forms.
+    When the model replies that the catalog cannot answer, the output's `cannot_answer`
+    says so (for the offline model: the question is not one of its documented forms).
     """
     prompt = load_prompt("sql").render(
         cannot_answer=CANNOT_ANSWER_SQL,
@@ -78,10 +78,13 @@ def generate_sql(
         text = match["body"].strip()
     text = text.rstrip(";").strip()
     if text == CANNOT_ANSWER_SQL or not text:
-        if completion.model.startswith(f"{PROVIDER}/"):
-            raise SqlModelCannotAnswer(
-                "the offline SQL model answers only the documented catalog question forms; "
-                "configure a SQL model (llm.sql.model) to ask this"
-            )
-        raise SqlModelCannotAnswer(f"the SQL model {completion.model} cannot answer this")
+        reason = (
+            "the offline SQL model answers only the documented catalog question forms; "
+            "configure a SQL model (llm.sql.model) to ask this"
+            if completion.model.startswith(f"{PROVIDER}/")
+            else f"the SQL model {completion.model} cannot answer this"
+        )
+        return ModelOutput(
+            "", completion.model, completion.cost_usd, completion.cached, cannot_answer=reason
+        )
     return ModelOutput(text, completion.model, completion.cost_usd, completion.cached)

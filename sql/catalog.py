@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from manualqa import documents
 from manualqa.documents import ManualProfile, ManualRef, SectionInfo, slugify
-from manualqa.governance import parse_expiry
 from manualqa.injection import Finding
 from sql.models import (
     EMBEDDING_DIMENSION,
@@ -173,7 +172,7 @@ def upsert_manual(
         "status": ManualStatus.INGESTED.value,
         "license_terms": ref.license_terms,
         "allowed_uses": list(ref.allowed_uses),
-        "license_expires_at": parse_expiry(ref.license_expires_at),
+        "license_expires_at": ref.license_expiry,
         "edition": ref.edition,
         "published_on": date.fromisoformat(ref.published) if ref.published else None,
         "aliases": list(ref.aliases),

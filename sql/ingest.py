@@ -7,18 +7,27 @@ caller, and reads return frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from manualqa.documents import ManualRef
 from manualqa.sources.base import Validators
 from sql import catalog
 from sql.catalog import PIPELINE_ACTOR, ManualNotFoundError, record_audit
-from sql.models import AuditLog, CrawlJob, CrawlStatus, Manual, ManualStatus, QuarantinedObject
+from sql.models import (
+    AuditLog,
+    CrawlJob,
+    CrawlStatus,
+    FileArtifact,
+    Manual,
+    ManualStatus,
+    QuarantinedObject,
+)
 
 if TYPE_CHECKING:
     from manualqa.harvest import HarvestItem, HarvestResult, HeldCopy
@@ -152,6 +161,22 @@ def _record_item(
             _set_validators(session, item.key, item.validators)
         return
     assert item.content_hash is not None and item.object_key is not None
+    if outcome == "quarantined":
+        code, _, reason = item.reason.partition(": ")
+        record_quarantine(
+            session,
+            item.ref,
+            content_hash=item.content_hash,
+            size_bytes=item.size_bytes,
+            object_key=item.object_key,
+            config_version=config_version,
+            code=code,
+            reason=reason or code,
+            detail=item.check,
+            actor=actor,
+        )
+        _set_validators(session, item.key, item.validators)
+        return
     catalog.upsert_manual(
         session,
         item.ref,
@@ -160,21 +185,8 @@ def _record_item(
         object_key=item.object_key,
         config_version=config_version,
         actor=actor,
-        artifact_kind=QUARANTINE_ARTIFACT if outcome == "quarantined" else catalog.RAW_ARTIFACT,
     )
     _set_validators(session, item.key, item.validators)
-    if outcome == "quarantined":
-        code, _, reason = item.reason.partition(": ")
-        catalog.quarantine_manual(
-            session,
-            item.key,
-            reason or code,
-            actor=actor,
-            code=code,
-            object_key=item.object_key,
-            detail=item.check,
-        )
-        return
     original = None
     if outcome == "duplicate":
         original = session.execute(
@@ -197,6 +209,67 @@ def _record_item(
             item.key,
             {"duplicate_of": item.duplicate_of, "similarity": item.similarity, "job": job_id},
         )
+
+
+def record_quarantine(
+    session: Session,
+    ref: ManualRef,
+    *,
+    content_hash: str,
+    size_bytes: int,
+    object_key: str,
+    config_version: str,
+    code: str,
+    reason: str,
+    detail: Mapping[str, Any],
+    actor: str = PIPELINE_ACTOR,
+) -> None:
+    """A refused document: the manual's row points at its bytes under `quarantine/`,
+    it is marked quarantined with the reason, and an audit row says so."""
+    catalog.upsert_manual(
+        session,
+        ref,
+        content_hash=content_hash,
+        size_bytes=size_bytes,
+        object_key=object_key,
+        config_version=config_version,
+        actor=actor,
+        artifact_kind=QUARANTINE_ARTIFACT,
+    )
+    catalog.quarantine_manual(
+        session, ref.key, reason, actor=actor, code=code, object_key=object_key, detail=detail
+    )
+
+
+def was_released(session: Session, key: str, content_hash: str) -> bool:
+    """Whether someone released these bytes of manual `key` from quarantine (so they are
+    not to be refused again)."""
+    return (
+        session.execute(
+            select(QuarantinedObject.id).where(
+                QuarantinedObject.manual_key == key,
+                QuarantinedObject.content_hash == content_hash,
+                QuarantinedObject.released_at.is_not(None),
+            )
+        ).first()
+        is not None
+    )
+
+
+def held_object_key(session: Session, key: str) -> str | None:
+    """Where the bytes the catalog holds for manual `key` are: its raw file, else its
+    quarantined copy; None when the catalog has no such manual."""
+    rows = session.execute(
+        select(FileArtifact.kind, FileArtifact.object_key)
+        .join(Manual, FileArtifact.manual_id == Manual.id)
+        .where(
+            Manual.key == key,
+            FileArtifact.content_hash == Manual.content_hash,
+            FileArtifact.kind.in_([catalog.RAW_ARTIFACT, QUARANTINE_ARTIFACT]),
+        )
+    ).all()
+    by_kind = {row.kind: row.object_key for row in rows}
+    return by_kind.get(catalog.RAW_ARTIFACT) or by_kind.get(QUARANTINE_ARTIFACT)
 
 
 def _set_validators(session: Session, key: str, validators: Validators) -> None:
@@ -306,16 +379,33 @@ def servable_keys(
 ) -> set[str]:
     """Which manuals (of `keys`, or all) may be served now: their license allows
     `serve`, has not expired and is not revoked, and they are not duplicates."""
-    moment = now or datetime.now(UTC)
-    query = select(Manual.key).where(
+    query = select(Manual.key).where(_servable(now or datetime.now(UTC)))
+    if keys is not None:
+        query = query.where(Manual.key.in_(list(keys)))
+    return set(session.scalars(query))
+
+
+def withheld_keys(session: Session, *, now: datetime | None = None) -> set[str]:
+    """The manuals whose text may not be served now (the complement of `servable_keys`):
+    serving filters them out of every search, so a revocation or an expiry takes
+    effect on the next request without touching the index."""
+    return set(session.scalars(select(Manual.key).where(~_servable(now or datetime.now(UTC)))))
+
+
+def _servable(moment: datetime) -> ColumnElement[bool]:
+    return and_(
         Manual.allowed_uses.any("serve"),  # type: ignore[arg-type]
         or_(Manual.license_expires_at.is_(None), Manual.license_expires_at > moment),
         Manual.license_revoked_at.is_(None),
         Manual.status != ManualStatus.DUPLICATE.value,
     )
-    if keys is not None:
-        query = query.where(Manual.key.in_(list(keys)))
-    return set(session.scalars(query))
+
+
+def record_text_reads(session: Session, actor: str, action: str, served: Mapping[str, int]) -> None:
+    """One audit row per manual whose text an API response carried (`served`: manual key
+    -> passages of it served)."""
+    for key, passages in sorted(served.items()):
+        record_audit(session, actor, action, key, {"passages": passages})
 
 
 def tail_audit(

@@ -22,8 +22,6 @@ from typing import Any, NoReturn, Protocol
 from sqlalchemy import Engine
 
 from manualqa.config import TextToSqlSettings
-from manualqa.prompts import SqlModelCannotAnswer
-from manualqa.usage import add_costs
 from sql import catalog
 from sql.allowlist import CatalogSchema, catalog_schema
 from sql.db import session_scope
@@ -35,12 +33,16 @@ CATALOG_INTENTS = ("catalog", "both")
 
 
 class Generated(Protocol):
+    """What a model step returns: its text, or why the model cannot answer."""
+
     @property
     def text(self) -> str: ...
     @property
     def model(self) -> str: ...
     @property
     def cost_usd(self) -> float | None: ...
+    @property
+    def cannot_answer(self) -> str | None: ...
 
 
 Classify = Callable[[str], Generated]
@@ -76,7 +78,7 @@ class CatalogAnswer:
     citations: list[RowCitation]
     tables: list[str]
     model: str
-    cost_usd: float | None
+    step_costs_usd: tuple[float | None, ...]  # the intent step's, then the SQL step's
     template_cached: bool
     schema_version: str
 
@@ -140,10 +142,11 @@ class TextToSql:
         if cached_sql is not None:
             sql_text, model, cost = cached_sql, "template-cache", 0.0
         else:
-            try:
-                generated = generate(question, self.schema, catalog_names(self.readonly_engine))
-            except SqlModelCannotAnswer as exc:
-                self._refuse(actor, question, CatalogQuestionRefused("model", str(exc)))
+            generated = generate(question, self.schema, catalog_names(self.readonly_engine))
+            if generated.cannot_answer:
+                self._refuse(
+                    actor, question, CatalogQuestionRefused("model", generated.cannot_answer)
+                )
             sql_text, model, cost = generated.text, generated.model, generated.cost_usd
         checked = self.check(sql_text, actor=actor, question=question)
         try:
@@ -155,7 +158,7 @@ class TextToSql:
         answer = replace(
             self._shape(question, intent.text, checked, result.columns, result.rows),
             model=model,
-            cost_usd=add_costs(intent.cost_usd, cost),
+            step_costs_usd=(intent.cost_usd, cost),
             template_cached=cached_sql is not None,
         )
         with session_scope(self.catalog_engine) as session:
@@ -227,7 +230,7 @@ class TextToSql:
             citations=citations,
             tables=list(checked.tables),
             model="",
-            cost_usd=None,
+            step_costs_usd=(),
             template_cached=False,
             schema_version=self.schema.version,
         )

@@ -4,13 +4,14 @@ import dagster as dg
 import pytest
 
 from manual_assets.assets import MANUAL_ASSETS, MANUAL_CHECKS, eval_scores
-from manual_assets.assets.raw_manual import raw_manual
+from manual_assets.assets.raw_manual import ACCEPTED_CHECK, raw_manual
 from manual_assets.automation import ON_NEW_UPSTREAM_DATA, ONE_MANUAL_PER_RUN
 from manual_assets.partitions import eval_weeks
+from manual_assets_tests.manualqa.conftest import BAD_PDFS
 from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS, Pipeline, pipeline_settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.objectstore import LocalObjectStore
-from sql import catalog, db
+from sql import catalog, db, ingest
 
 
 def _session(pipeline: Pipeline):
@@ -43,7 +44,9 @@ def test_checks_pass_and_raw_bytes_are_kept_with_their_license(demo_pipeline):
     result = demo_pipeline.materialize(key)
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {c.check_key.name for c in MANUAL_CHECKS}
+    assert {c.check_name for c in checks} == {ACCEPTED_CHECK} | {
+        c.check_key.name for c in MANUAL_CHECKS
+    }
     assert [c.check_name for c in checks if not c.passed] == []
     raw = result.asset_materializations_for_node("raw_manual")[0]
     store = LocalObjectStore(
@@ -67,22 +70,32 @@ def test_rematerializing_a_partition_replaces_rather_than_duplicates(demo_pipeli
     reader.close()
 
 
-def test_a_broken_pdf_is_quarantined_with_its_reason_and_kept(tmp_path, database_url, session_env):
+@pytest.mark.parametrize("mode", sorted(BAD_PDFS))
+def test_each_bad_file_is_quarantined_with_its_reason_kept_and_a_failed_check(
+    mode, tmp_path, database_url, session_env
+):
+    data, code = BAD_PDFS[mode]
+    key = mode.replace("_", "-")
     folder = tmp_path / "manuals"
     folder.mkdir()
-    (folder / "broken-manual.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrunc")
+    (folder / f"{key}.pdf").write_bytes(data)
     settings = pipeline_settings(tmp_path / "state", folder, database_url)
-    pipeline = Pipeline(settings, dg.DagsterInstance.ephemeral(), ["broken-manual"])
-    result = pipeline.materialize("broken-manual", raise_on_error=False)
+    pipeline = Pipeline(settings, dg.DagsterInstance.ephemeral(), [key])
+    result = pipeline.materialize(key, raise_on_error=False)
 
     assert not result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed) == (ACCEPTED_CHECK, False)
+    assert check.metadata["code"].value == code
+    assert result.asset_materializations_for_node("raw_manual") == []  # nothing downstream
     with _session(pipeline) as session:
-        manual = catalog.get_manual(session, "broken-manual")
-    assert manual.status == "quarantined"
-    assert manual.quarantine_reason
+        manual = catalog.get_manual(session, key)
+        held = ingest.held_quarantine(session, key)
+    assert manual.status == "quarantined" and manual.quarantine_reason
+    assert held is not None and held.reason_code == code
     store = LocalObjectStore(settings.state_path(settings.object_store.root))
-    assert list(store.list("raw/broken-manual"))  # nothing is lost
-    assert list(store.list("logs/quarantine/broken-manual"))
+    assert store.get(held.object_key) == data  # nothing is lost
+    assert store.metadata(held.object_key)["reason_code"] == code
 
 
 def test_eval_scores_are_computed_for_a_week(demo_pipeline):

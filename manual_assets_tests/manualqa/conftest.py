@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.pdfencrypt import StandardEncryption
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
 from manualqa.documents import ManualRef
@@ -101,6 +102,42 @@ def build_pdf(spec: PdfSpec) -> bytes:
         writer.write(out)
         data = out.getvalue()
     return data
+
+
+def image_only_pdf(pages: int = 2) -> bytes:
+    """A PDF whose pages hold a picture and no text (a scan)."""
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (200, 120), (90, 140, 200)).save(picture, format="PNG")
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    for _ in range(pages):
+        picture.seek(0)
+        pdf.drawImage(ImageReader(picture), 72, 400, width=400, height=240)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+GOOD_LINES = [
+    f"{i}. Turn the dial to position {i} and wait for the green light." for i in range(12)
+]
+GOOD_PDF = build_pdf(PdfSpec(pages=[GOOD_LINES, GOOD_LINES[::-1]]))
+# Files offered as PDFs that validation must refuse, and the reason code it must give.
+BAD_PDFS = {
+    "corrupt": (GOOD_PDF[:400] + b"\x00garbage" * 50, "unreadable"),
+    "html_named_pdf": (
+        b"<!DOCTYPE html><html><body>" + b"<p>hello</p>" * 20 + b"</html>",
+        "type_mismatch",
+    ),
+    "encrypted": (
+        build_pdf(PdfSpec(pages=[GOOD_LINES], user_password="s3cret")),
+        "encrypted",
+    ),
+    "image_only": (image_only_pdf(), "image_only"),
+    "empty": (b"", "empty"),
+}
 
 
 @pytest.fixture(scope="session")

@@ -275,3 +275,16 @@ def test_malformed_rules_are_refused_with_the_file_named(tmp_path):
     rules.write_text("version: 1\nseeds: []\nallow: ['*']\n")
     with pytest.raises(SourceError, match=r"bad\.yaml"):
         CrawlConnector("c", "c", CrawlSourceSettings(rules=rules))
+
+
+def test_every_request_goes_through_the_configured_egress_proxy(tmp_path, site):
+    # The site's host does not resolve: only the proxy (the test server) can reach it.
+    origin = "http://manuals.example.invalid"
+    store = LocalObjectStore(tmp_path / "objects")
+    connector = crawler(tmp_path, origin, proxy=site.base_url)
+
+    result = run(connector, store)
+
+    assert {i.ref.file_name for i in result.items if i.content_hash} >= {"ac-200.pdf"}
+    assert site.log and all(r.target.startswith(origin + "/") for r in site.log)
+    assert site.requests("/robots.txt")  # robots.txt too is fetched through the proxy

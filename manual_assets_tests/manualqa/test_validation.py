@@ -6,50 +6,26 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen import canvas
+from pypdf import PdfReader, PdfWriter
 
-from manual_assets_tests.manualqa.conftest import PdfSpec, build_pdf, make_ref
+from manual_assets_tests.manualqa.conftest import (
+    BAD_PDFS,
+    GOOD_LINES,
+    GOOD_PDF,
+    PdfSpec,
+    build_pdf,
+    image_only_pdf,
+    make_ref,
+)
 from manualqa.config import DedupSettings, LicenseDefaults, ValidationSettings
 from manualqa.dedup import NearDuplicateIndex, signature
 from manualqa.governance import ExclusionList, GovernanceError, manifest_of, with_license
 from manualqa.validation import validate
 
-LINES = [f"{i}. Turn the dial to position {i} and wait for the green light." for i in range(12)]
-GOOD_PDF = build_pdf(PdfSpec(pages=[LINES, LINES[::-1]]))
 
-
-def image_only_pdf(pages: int = 2) -> bytes:
-    from PIL import Image
-
-    picture = io.BytesIO()
-    Image.new("RGB", (200, 120), (90, 140, 200)).save(picture, format="PNG")
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
-    for _ in range(pages):
-        picture.seek(0)
-        pdf.drawImage(ImageReader(picture), 72, 400, width=400, height=240)
-        pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
-
-
-CASES = {
-    "corrupt": (GOOD_PDF[:400] + b"\x00garbage" * 50, "unreadable"),
-    "html_named_pdf": (
-        b"<!DOCTYPE html><html><body>" + b"<p>hello</p>" * 20 + b"</html>",
-        "type_mismatch",
-    ),
-    "encrypted": (build_pdf(PdfSpec(pages=[LINES], user_password="s3cret")), "encrypted"),
-    "image_only": (image_only_pdf(), "image_only"),
-    "empty": (b"", "empty"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(BAD_PDFS))
 def test_bad_pdfs_are_refused_with_the_right_reason(name):
-    data, code = CASES[name]
+    data, code = BAD_PDFS[name]
     verdict = validate(data, make_ref("manual.pdf"), ValidationSettings())
     assert not verdict.ok
     assert verdict.code == code, verdict.reason
@@ -64,11 +40,25 @@ def test_a_healthy_pdf_is_accepted_with_its_facts():
 
 
 def test_image_only_pages_are_reported_and_limits_apply():
-    mixed = build_pdf(PdfSpec(pages=[LINES, LINES]))
+    mixed = build_pdf(PdfSpec(pages=[GOOD_LINES, GOOD_LINES]))
     assert validate(mixed, make_ref("m.pdf"), ValidationSettings(max_bytes=100)).code == "too_large"
     image = validate(image_only_pdf(3), make_ref("m.pdf"), ValidationSettings())
     assert image.facts.image_only_pages == (1, 2, 3)
     assert "3 of 3 pages are images" in image.reason
+    # Partly scanned: accepted by default, refused where a source demands more text.
+    writer = PdfWriter()
+    for page in [
+        *PdfReader(io.BytesIO(GOOD_PDF)).pages[:1],
+        *PdfReader(io.BytesIO(image_only_pdf(2))).pages,
+    ]:
+        writer.add_page(page)
+    scan = io.BytesIO()
+    writer.write(scan)
+    assert validate(scan.getvalue(), make_ref("m.pdf"), ValidationSettings()).ok
+    strict = validate(
+        scan.getvalue(), make_ref("m.pdf"), ValidationSettings(max_image_only_ratio=0.5)
+    )
+    assert (strict.ok, strict.code) == (False, "mostly_images")
 
 
 def test_language_and_markdown_checks():
@@ -87,7 +77,7 @@ def test_language_and_markdown_checks():
 
 def test_near_duplicates_are_found_across_sources_and_others_are_not():
     settings = DedupSettings()
-    base = " ".join(LINES * 3)
+    base = " ".join(GOOD_LINES * 3)
     index = NearDuplicateIndex(settings, [("vendor-api:ac-200", signature(base, settings))])
     retyped = base.replace("green light", "green  light").upper()  # case and spacing differ
     match = index.duplicate_of("crawl:ac-200", signature(retyped, settings))

@@ -20,7 +20,7 @@ from manual_assets_tests.manualqa.conftest import PdfSpec, build_pdf
 from manualqa.config import DedupSettings, Settings, ValidationSettings
 from manualqa.dedup import NearDuplicateIndex
 from manualqa.governance import ExclusionList
-from manualqa.harvest import Outcome, harvest
+from manualqa.harvest import Outcome, harvest, settle
 from manualqa.objectstore import open_object_store
 from manualqa.sources import signing
 from manualqa.sources.registry import build_connector
@@ -161,6 +161,9 @@ def test_the_harvest_drains_the_inbox_after_a_restart(server, settings):
             exclusions=ExclusionList(),
             config_version="1",
         )
+        # Until the result is recorded and settled, the delivery stays in the inbox.
+        assert len(list(store.list("inbox/acme-push/pending"))) == 2  # item and content
+        settle(connector, result)
     (item,) = result.items
     assert item.outcome == Outcome.NEW and item.key.startswith("acme-push:ac-200-om-")
     assert item.ref.license == "acme-push-terms"

@@ -152,6 +152,7 @@ def test_a_model_statement_the_guard_refuses_is_audited(text_to_sql, demo_catalo
     class Output:
         def __init__(self, text):
             self.text, self.model, self.cost_usd, self.cached = text, "stub", None, False
+            self.cannot_answer = None
 
     with pytest.raises(CatalogQuestionRefused) as refused:
         text_to_sql.answer(

@@ -75,12 +75,14 @@ class IndexPoint:
 class SearchFilters:
     """Vendor and product match whole words in order, ignoring case and punctuation:
     "AC-300" selects "PureAir AC-300 Air Purifier", "acme" selects "Acme Appliances".
-    `manual_keys` keeps only those manuals; an empty tuple matches nothing."""
+    `manual_keys` keeps only those manuals; an empty tuple matches nothing.
+    `withheld_manual_keys` drops those manuals (serving: licenses revoked or expired)."""
 
     vendor: str | None = None
     product: str | None = None
     manual_key: str | None = None
     manual_keys: tuple[str, ...] | None = None  # any of these manuals (a product's editions)
+    withheld_manual_keys: tuple[str, ...] = ()
     public_only: bool = True
 
 

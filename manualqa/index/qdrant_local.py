@@ -284,4 +284,11 @@ def _search_filter(filters: SearchFilters) -> models.Filter | None:
         )
     if filters.public_only:
         must.append(models.FieldCondition(key="is_public", match=models.MatchValue(value=True)))
-    return models.Filter(must=must) if must else None
+    must_not: list[models.Condition] = []
+    if filters.withheld_manual_keys:
+        must_not.append(
+            models.FieldCondition(
+                key="manual_key", match=models.MatchAny(any=list(filters.withheld_manual_keys))
+            )
+        )
+    return models.Filter(must=must, must_not=must_not) if must or must_not else None

@@ -133,6 +133,14 @@ def item_id(partner: str, idempotency_key: str) -> str:
     return hashlib.sha256(f"{partner}\x1f{idempotency_key}".encode()).hexdigest()[:32]
 
 
+def pending_keys(store: ObjectStore, partner: str) -> list[str]:
+    """The object keys of `partner`'s deliveries waiting in the inbox, sorted; reads no
+    delivery and needs no secret (a sensor polls it)."""
+    return sorted(
+        key for key in store.list(f"inbox/{partner}/pending") if key.endswith("/" + ITEM_FILE)
+    )
+
+
 class Inbox:
     """Verifies and stores one partner's deliveries."""
 
@@ -225,10 +233,10 @@ class Inbox:
 
     def pending(self) -> list[InboxItem]:
         """The accepted items not yet settled, oldest first."""
-        items = []
-        for key in self.store.list(f"inbox/{self.partner}/pending"):
-            if key.endswith("/" + ITEM_FILE):
-                items.append(InboxItem(**json.loads(self.store.get(key))))
+        items = [
+            InboxItem(**json.loads(self.store.get(key)))
+            for key in pending_keys(self.store, self.partner)
+        ]
         return sorted(items, key=lambda item: (item.received_at, item.item_id))
 
     def settle(self, item: InboxItem) -> None:

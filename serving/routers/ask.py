@@ -8,6 +8,7 @@ from manualqa.index.base import SearchFilters
 from manualqa.questions import check_question
 from manualqa.usage import usage_scope
 from serving.deps import ClientIdDep, StateDep
+from serving.licensing import audit_text_reads, servable_filters
 from serving.schemas import AskRequest, AskResponse, CitationOut
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -20,8 +21,11 @@ def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskRespons
     question = check_question(body.question, state.settings.questions.max_chars)
     with usage_scope(client_id=client_id):
         answer = state.answers.answer(
-            question, SearchFilters(vendor=body.vendor, product=body.product), body.top_k
+            question,
+            servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product)),
+            body.top_k,
         )
+    audit_text_reads(state, client_id, "text.read.ask", [c.manual_key for c in answer.citations])
     return AskResponse(
         question=answer.question,
         answer=answer.text,

@@ -6,14 +6,14 @@ from fastapi import APIRouter
 
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent, generate_sql
-from manualqa.usage import usage_scope
+from manualqa.usage import add_costs, usage_scope
 from serving.deps import ClientIdDep, StateDep
+from serving.licensing import ANONYMOUS
 from serving.schemas import RowCitationOut, SqlRequest, SqlResponse
 from serving.state import AppState
 from sql.text_to_sql import CatalogAnswer
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
-ANONYMOUS = "anonymous"
 
 
 def answer_from_catalog(state: AppState, question: str, client_id: str | None) -> CatalogAnswer:
@@ -40,7 +40,7 @@ def sql_response(answer: CatalogAnswer, took_ms: float) -> SqlResponse:
         citations=[RowCitationOut(ref=f"T{c.number}", keys=c.keys) for c in answer.citations],
         tables=answer.tables,
         model=answer.model,
-        cost_usd=answer.cost_usd,
+        cost_usd=add_costs(*answer.step_costs_usd),
         template_cached=answer.template_cached,
         schema_version=answer.schema_version,
         took_ms=took_ms,

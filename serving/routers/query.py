@@ -8,8 +8,9 @@ from manualqa.index.base import SearchFilters
 from manualqa.query_router import CatalogPart, compose, format_rows, route_query
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent
-from manualqa.usage import usage_scope
+from manualqa.usage import add_costs, usage_scope
 from serving.deps import ClientIdDep, StateDep
+from serving.licensing import audit_text_reads, servable_filters
 from serving.routers.catalog_sql import answer_from_catalog, sql_response
 from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse
 from sql.text_to_sql import CatalogQuestionRefused
@@ -29,7 +30,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             answer = answer_from_catalog(state, q, client_id)
         except CatalogQuestionRefused as exc:
             return CatalogPart(rows_text="", result=None, cost_usd=0.0, refused=exc.reason)
-        return CatalogPart(format_rows(answer.columns, answer.rows), answer, answer.cost_usd)
+        return CatalogPart(
+            format_rows(answer.columns, answer.rows), answer, add_costs(*answer.step_costs_usd)
+        )
 
     with usage_scope(client_id=client_id):
         result = route_query(
@@ -37,7 +40,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             classify=lambda q: classify_intent(state.llm, q),
             ask_catalog=ask_catalog,
             ask_manuals=lambda q: state.answers.answer(
-                q, SearchFilters(vendor=body.vendor, product=body.product), body.top_k
+                q,
+                servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product)),
+                body.top_k,
             ),
             compose_parts=lambda q, rows, manual: compose(state.llm, q, rows, manual),
         )
@@ -50,6 +55,9 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             QueryCitation(kind="row", ref=c.ref, table_keys=c.keys) for c in catalog.citations
         ]
     if result.manual is not None:
+        audit_text_reads(
+            state, client_id, "text.read.query", [c.manual_key for c in result.manual.citations]
+        )
         citations += [
             QueryCitation(kind="passage", ref=str(c.number), passage=CitationOut.model_validate(c))
             for c in result.manual.citations
