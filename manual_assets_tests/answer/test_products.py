@@ -53,3 +53,7 @@ def test_two_products_named_keep_both():
 def test_display_name_is_short_and_names_the_vendor():
     assert DIRECTORY.display_name("gateway") == "Olimex ESP32-GATEWAY"
     assert DIRECTORY.display_name("v4") == "PiKVM V4 Mini & Plus KVM-over-IP quickstart guide"
+
+
+def test_a_name_inside_a_compound_word_counts():
+    assert DIRECTORY.scope("Does the OLIMEX-ESP32-GATEWAY boot from SD?") == ("gateway",)

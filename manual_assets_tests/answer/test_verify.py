@@ -72,3 +72,17 @@ def test_an_unsupported_sentence_is_dropped(verifier, passages, sentence):
 def test_an_answer_with_no_supported_sentence_cites_nothing(verifier, passages):
     verdict = verifier.verify("The filter lasts ten years. [1]", passages)
     assert verdict.cited == () and verdict.text == ""
+
+
+def test_a_hosted_rerank_endpoint_can_judge_support_instead(openai_stub, passages, llm):
+    from manualqa.answer.rerank import litellm_scorer
+
+    openai_stub.rerank = lambda claim, passage: 0.9 if "6 months" in claim else 0.05
+    settings = VerifySettings(model="cohere/rerank-english-v3.0", min_score=0.5)
+    verifier = Verifier(
+        settings, embed=llm.embed, hosted_score=litellm_scorer(settings.model, openai_stub.url)
+    )
+    verdict = verifier.verify("Change it every 6 months. [1] It is washable. [1]", passages)
+    assert verdict.text == "Change it every 6 months. [1]"
+    assert verdict.dropped == ("It is washable. [1]",)
+    assert len([r for r in openai_stub.requests if r["path"].endswith("rerank")]) == 2

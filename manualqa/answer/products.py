@@ -149,6 +149,18 @@ class ProductDirectory:
                 manuals = self._lookup(text, [w for w, _, _ in gram])
                 if manuals:
                     found.append((lo, hi, question[lo:hi], manuals))
+        for word, start, _ in words:  # a name inside a compound: ACME-AC300, PoE-ESP32-ISO
+            if "-" not in word or any(lo <= start < hi for lo, hi, _, _ in found):
+                continue
+            segments = word.split("-")
+            for first in range(len(segments)):
+                for last in range(len(segments), first, -1):
+                    part = "-".join(segments[first:last])
+                    manuals = self._lookup(part, [part])
+                    if part != word and manuals and _is_case_free(part):
+                        offset = start + len("-".join(segments[:first])) + (1 if first else 0)
+                        found.append((offset, offset + len(part), part, manuals))
+                        break
         return [Mention(text, manuals) for _, _, text, manuals in sorted(found)]
 
     def _lookup(self, text: str, words: Sequence[str]) -> frozenset[str]:
