@@ -6,7 +6,10 @@ import pytest
 import manualqa.llm.offline_answer
 from cli.evals import opened_engine
 from evals.golden import load_golden_set
+from manualqa.answer import build_engine
 from manualqa.config import PROJECT_ROOT, LLMRoleSettings
+from manualqa.llm import LLMClient
+from manualqa.llm.cache import MemoryCache
 from manualqa.prompts import ABSTAIN_TEXT
 
 GOLDEN = load_golden_set(PROJECT_ROOT / "evals" / "golden_set.yaml", split="test")
@@ -21,13 +24,14 @@ def engine(demo_pipeline):
 
 
 @pytest.fixture
-def hosted_engine(demo_pipeline, openai_stub):
-    llm = demo_pipeline.settings.llm.model_copy(
+def hosted_engine(engine, openai_stub):
+    """The same index and catalog, with the `answer` role on a hosted model."""
+    settings = engine.llm.llm.model_copy(
         update={"answer": LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url)}
     )
-    settings = demo_pipeline.settings.model_copy(update={"llm": llm})
-    with opened_engine(settings) as engine:
-        yield engine
+    llm = LLMClient(settings, engine.llm.embedding_settings, cache=MemoryCache())
+    profiles = list(engine.directory.profiles.values())
+    return build_engine(engine.settings, llm, engine.retriever, profiles, engine.stored_vectors)
 
 
 def test_the_readme_sample_is_answered_with_the_replacement_interval(engine):
