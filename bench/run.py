@@ -138,17 +138,30 @@ def bench_http(questions: list[str], rounds: int) -> dict[str, object]:
                 started = time.perf_counter()
                 client.get("/healthz")
                 health.append(time.perf_counter() - started)
-            search = []
+            search: list[float] = []
+            ask: list[list[float]] = []  # per round: the first one meets every question anew
             for _ in range(rounds):
                 for q in questions:
                     started = time.perf_counter()
                     response = client.post("/v1/search", json={"query": q, "top_k": 5})
                     search.append(time.perf_counter() - started)
                     response.raise_for_status()
+                ask.append([])
+                for q in questions:
+                    started = time.perf_counter()
+                    response = client.post("/v1/ask", json={"question": q})
+                    ask[-1].append(time.perf_counter() - started)
+                    response.raise_for_status()
         return {
             "v1_search": _percentiles(search),
+            "v1_ask_first_round": _percentiles(ask[0]),
+            **(
+                {"v1_ask_later_rounds": _percentiles([s for r in ask[1:] for s in r])}
+                if len(ask) > 1
+                else {}
+            ),
             "baseline_healthz": _percentiles(health),
-            "requests": len(search),
+            "requests": len(search) + sum(len(r) for r in ask),
         }
     finally:
         server.terminate()

@@ -23,7 +23,18 @@ from demo_corpus.render_text import render_html, render_markdown, write_text
 
 DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent / "manuals"
 MANIFEST_NAME = "MANIFEST.csv"
-MANIFEST_FIELDS = ("file", "key", "vendor", "product", "title", "license", "source", "is_public")
+MANIFEST_FIELDS = (
+    "file",
+    "key",
+    "vendor",
+    "product",
+    "title",
+    "edition",
+    "aliases",
+    "license",
+    "source",
+    "is_public",
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ def manifest_rows(manuals: list[Manual]) -> list[dict[str, str]]:
             "vendor": manual.vendor,
             "product": manual.product,
             "title": manual.title,
+            "edition": manual.edition,
+            "aliases": manual.model,
             "license": LICENSE,
             "source": SOURCE,
             "is_public": "true" if manual.is_public else "false",

@@ -106,9 +106,10 @@ def _check_block(block: dict[str, Any], number: str) -> None:
         return
     width = len(table["columns"])
     for row in table["rows"]:
-        # An unquoted comma or ": " in a YAML flow list silently splits or nests a cell.
-        if len(row) != width or any(isinstance(cell, (dict, list)) for cell in row):
-            raise SourceError(f"section {number}: malformed table row {row}")
+        # An unquoted comma or ": " in a YAML flow list silently splits or nests a cell, and
+        # an unquoted Off, Yes or No becomes a boolean.
+        if len(row) != width or any(isinstance(cell, (dict, list, bool)) for cell in row):
+            raise SourceError(f"section {number}: malformed table row {row} (quote the cells)")
     if "widths" in table and len(table["widths"]) != width:
         raise SourceError(f"section {number}: table widths do not match its {width} columns")
 

@@ -51,3 +51,20 @@ def citation_precision(q: GoldenQuestion, citations: Sequence[Located]) -> float
 def answer_contains(q: GoldenQuestion, answer: str) -> bool:
     text = normalise(answer)
     return all(normalise(s) in text for s in q.answer_contains)
+
+
+def citation_recall(q: GoldenQuestion, citations: Sequence[Located]) -> float:
+    """Share of the expected pages some citation covers (1 or 0 when no pages are given)."""
+    if not q.pages:
+        return float(any(is_match(q, c) for c in citations))
+    covered = [
+        p for p in q.pages if any(c.manual_key == q.manual_key and _covers(c, p) for c in citations)
+    ]
+    return len(covered) / len(q.pages)
+
+
+def _covers(c: Located, page: int) -> bool:
+    if c.page is None:
+        return True
+    last = c.page_end if c.page_end is not None else c.page
+    return c.page <= page <= last

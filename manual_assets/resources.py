@@ -32,6 +32,7 @@ from manualqa.artifacts import (
     raw_metadata,
 )
 from manualqa.config import (
+    AnswerSettings,
     ChunkingSettings,
     DedupSettings,
     EmbeddingSettings,
@@ -283,10 +284,12 @@ class EvalResource(dg.ConfigurableResource):
     """Which golden set to score and how retrieval runs for it."""
 
     golden_set: str
-    top_k: int
-    min_score: float
     mode: Literal["hybrid", "dense"]
     min_hit_at_5: float
+    answer_settings: str  # AnswerSettings as JSON
+
+    def answer(self) -> AnswerSettings:
+        return AnswerSettings.model_validate_json(self.answer_settings)
 
 
 class QualityResource(dg.ConfigurableResource):
@@ -363,10 +366,9 @@ def build_resources(
         ),
         "evaluation": EvalResource(
             golden_set=str(settings.resolve(settings.evals.golden_set)),
-            top_k=settings.evals.top_k,
-            min_score=settings.retrieval.min_score,
             mode=settings.retrieval.mode,
             min_hit_at_5=settings.evals.min_hit_at_5,
+            answer_settings=settings.answer.model_dump_json(),
         ),
         "quality": QualityResource(
             min_chars_per_page=settings.checks.min_chars_per_page,

@@ -17,7 +17,11 @@ from sql.db import ensure_database, make_engine, migrate
 from sql.embedded import EmbeddedPostgres, start_embedded_postgres, stop_embedded_postgres
 from sql.models import Base
 
-pytest_plugins = ["manual_assets_tests.pipeline_fixtures", "manual_assets_tests.s3_server"]
+pytest_plugins = [
+    "manual_assets_tests.openai_stub",
+    "manual_assets_tests.pipeline_fixtures",
+    "manual_assets_tests.s3_server",
+]
 
 TEST_DATABASE = "manualqa_test"
 SERVER_DIR_PREFIX = "manualqa-test-pg-"

@@ -158,7 +158,13 @@ def load_chunk_embeddings(data: bytes) -> ChunkEmbeddings:
 
 def _ref(stored: dict[str, Any]) -> ManualRef:
     # JSON has no tuples: give tuple fields back their type.
-    return ManualRef(**{**stored, "allowed_uses": tuple(stored["allowed_uses"])})
+    return ManualRef(
+        **{
+            **stored,
+            "allowed_uses": tuple(stored["allowed_uses"]),
+            "aliases": tuple(stored.get("aliases", ())),
+        }
+    )
 
 
 def _dump(obj: dict[str, Any]) -> bytes:

@@ -282,7 +282,56 @@ class IndexSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense"] = "hybrid"
-    min_score: float = Field(0.4, ge=-1.0, le=1.0)
+
+
+class VerifySettings(BaseModel):
+    """When a cited passage supports an answer sentence (see manualqa.answer.verify)."""
+
+    min_term_support: float = Field(0.6, ge=0.0, le=1.0)  # share of its words in the passage
+    min_cosine: float = Field(0.55, ge=-1.0, le=1.0)  # to the closest unit of the passage
+    model: str | None = None  # a hosted rerank/NLI model (LiteLLM rerank) replaces the above
+    api_base: str | None = None
+    min_score: float = Field(0.5, ge=0.0, le=1.0)  # the hosted model's relevance score
+
+
+class RerankSettings(BaseModel):
+    """An optional cross-encoder over the retrieved passages; off unless a model is set."""
+
+    model: str | None = None  # LiteLLM rerank model (e.g. cohere/..., a TEI or Jina endpoint)
+    api_base: str | None = None
+    path: Path | None = None  # or a local sentence-transformers CrossEncoder folder
+    max_gap: float = Field(0.05, ge=0.0)  # rerank only when the top scores are this close
+
+
+class AnswerSettings(BaseModel):
+    """The answer engine; weights and thresholds come from `python -m evals calibrate`."""
+
+    top_k: int = Field(6, ge=1, le=20)  # passages the answer is drawn from
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0)  # below it the answer abstains
+    multi_product_margin: float = Field(0.1, ge=0.0)  # score gap within which products share
+    ranker_weights: dict[str, float] = {
+        "cosine": 1.0,
+        "passage_cosine": 0.5,
+        "passage_rank": 0.1,
+        "term_coverage": 0.8,
+        "context_coverage": 0.3,
+        "measure_match": 0.2,
+        "number": 0.1,
+        "procedure": 0.15,
+        "code_match": 0.3,
+        "short": -0.15,
+    }
+    confidence_weights: dict[str, float] = {
+        "bias": -6.0,
+        "score": 3.0,
+        "cosine": 2.0,
+        "passage_cosine": 2.0,
+        "term_coverage": 2.0,
+        "lead": 1.0,
+        "missing_code": -3.0,
+    }
+    verify: VerifySettings = VerifySettings()
+    rerank: RerankSettings = RerankSettings()
 
 
 class TextToSqlSettings(BaseModel):
@@ -301,7 +350,6 @@ class QuestionSettings(BaseModel):
 
 class EvalSettings(BaseModel):
     golden_set: Path = Path("evals/golden_set.yaml")
-    top_k: int = Field(5, ge=1, le=8)
     min_hit_at_5: float = Field(0.8, ge=0.0, le=1.0)
 
 
@@ -359,6 +407,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     index: IndexSettings = IndexSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
     text_to_sql: TextToSqlSettings = TextToSqlSettings()
     questions: QuestionSettings = QuestionSettings()
     evals: EvalSettings = EvalSettings()

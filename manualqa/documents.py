@@ -64,6 +64,9 @@ class ManualRef:
     license_terms: str = ""
     allowed_uses: tuple[str, ...] = ("index", "serve")
     license_expires_at: str | None = None  # ISO 8601; None = no expiry
+    edition: str = ""  # the manual's version or edition as its publisher names it
+    published: str | None = None  # ISO date of that edition, when the source gives one
+    aliases: tuple[str, ...] = ()  # other names of the product (model numbers, nicknames)
 
     @property
     def license_expiry(self) -> datetime | None:
@@ -101,6 +104,21 @@ class SectionInfo:
     page: int | None
 
 
+@dataclass(frozen=True)
+class ManualProfile:
+    """What the answer engine knows of a manual: names to match questions to it, and the
+    edition a citation shows."""
+
+    key: str
+    vendor: str
+    product: str
+    title: str
+    edition: str = ""
+    published: str | None = None
+    aliases: tuple[str, ...] = ()
+    model_mentions: dict[str, int] = field(default_factory=dict)  # model number -> count
+
+
 @dataclass
 class ExtractedManual:
     """The text of one manual, page- and section-aware."""
@@ -111,6 +129,7 @@ class ExtractedManual:
     page_count: int | None
     blocks: list[TextBlock]
     sections: list[SectionInfo] = field(default_factory=list)
+    published: str | None = None  # ISO date from the document's own metadata, when it has one
 
     @property
     def char_count(self) -> int:

@@ -107,34 +107,3 @@ def render_answer_prompt(question: str, passages: list[PromptPassage]) -> Render
         question=fence(question.strip()),
         passages="\n\n".join(_passage_block(p) for p in passages),
     )
-
-
-_QUESTION_RE = re.compile(r"<question>\n(?P<q>.*?)\n</question>", re.DOTALL)
-_PASSAGE_RE = re.compile(
-    r'^<passage n="(?P<n>\d+)" manual="(?P<manual>[^"]*)" product="(?P<product>[^"]*)" '
-    r'page="(?P<page>[^"]*)" section="(?P<section>[^"]*)">\n(?P<text>.*?)\n</passage>$',
-    re.MULTILINE | re.DOTALL,
-)
-
-
-def parse_answer_prompt(user_message: str) -> tuple[str, list[PromptPassage]]:
-    """Inverse of `render_answer_prompt` for the user message (used by the offline model).
-
-    The delimiters cannot occur inside the fenced question or passages, so a manual that
-    contains `Question:` or a passage header cannot confuse it.
-    """
-    match = _QUESTION_RE.search(user_message)
-    if match is None:
-        raise ValueError("the prompt has no <question> block")
-    passages = [
-        PromptPassage(
-            number=int(m["n"]),
-            manual=m["manual"],
-            product=m["product"],
-            page=m["page"],
-            section=m["section"],
-            text=m["text"].strip(),
-        )
-        for m in _PASSAGE_RE.finditer(user_message)
-    ]
-    return match["q"].strip(), passages

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from manualqa.answering import Answer
+from manualqa.answer import Answer
 from manualqa.llm import LLMClient
 from manualqa.llm.offline_router import BOTH, CATALOG, MANUAL
 from manualqa.prompts import fence, load_prompt

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from manualqa.answer import build_engine
 from manualqa.config import Settings, get_settings
 from manualqa.index.qdrant_local import IndexNotPublished
 from manualqa.llm import LLMClient
@@ -19,7 +20,7 @@ from manualqa.questions import QuestionRejected
 from manualqa.retrieval import QueryError, open_retriever
 from serving.routers import ask, catalog_sql, health, query, search, webhooks
 from serving.state import AppState
-from sql import db
+from sql import catalog, db
 from sql.readonly import make_readonly_engine, readonly_url
 from sql.text_to_sql import CatalogQuestionRefused, TextToSql
 from sql.usage import catalog_sink
@@ -34,6 +35,10 @@ def build_state(settings: Settings) -> AppState:
     llm = LLMClient(settings.llm, settings.embedding, sink=catalog_sink(engine))
     llm.embed(["warm-up"])  # load the embedding model before the first request
     retriever, index = open_retriever(settings, llm)
+    with db.session_scope(engine) as session:
+        profiles = catalog.manual_profiles(session)
+    stored = catalog.unit_vector_lookup(engine, settings.embedding.model)
+    answers = build_engine(settings.answer, llm, retriever, profiles, stored)
     if index.version is None:
         log.warning("no index snapshot published yet; /readyz stays 503 until one is")
     text_to_sql = TextToSql(
@@ -44,6 +49,7 @@ def build_state(settings: Settings) -> AppState:
         llm=llm,
         index=index,
         retriever=retriever,
+        answers=answers,
         engine=engine,
         text_to_sql=text_to_sql,
     )

@@ -23,8 +23,17 @@ class SearchRequest(_Request):
     query: str = Field(..., min_length=1, max_length=2000, examples=["How do I reset Wi-Fi?"])
 
 
+ANSWER_TOP_K = Field(
+    None,
+    ge=1,
+    le=MAX_TOP_K,
+    description="How many passages the answer may draw from (default: answer.top_k).",
+)
+
+
 class AskRequest(_Request):
     question: str = Field(..., min_length=1, max_length=2000)
+    top_k: int | None = ANSWER_TOP_K  # type: ignore[assignment]
 
 
 class SearchResult(BaseModel):
@@ -65,6 +74,9 @@ class CitationOut(BaseModel):
     section: str
     source: str
     score: float
+    chunk_id: str = Field(description="The cited passage's id in the index.")
+    edition: str = Field(description="The manual's version or edition ('' when unknown).")
+    published: str | None = Field(description="ISO date of that edition, when known.")
 
 
 class AskResponse(BaseModel):
@@ -75,6 +87,7 @@ class AskResponse(BaseModel):
     model: str
     cached: bool
     cost_usd: float | None
+    confidence: float = Field(description="Calibrated confidence that the evidence answers.")
     index_version: str | None
     took_ms: float
 
@@ -133,6 +146,7 @@ class SqlResponse(BaseModel):
 
 class QueryRequest(_Request):
     question: str = Field(..., min_length=1, max_length=10_000)
+    top_k: int | None = ANSWER_TOP_K  # type: ignore[assignment]
 
 
 class QueryCitation(BaseModel):

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from manualqa.answer import AnswerEngine
 from manualqa.config import Settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
+from sql import catalog
+from sql.db import session_scope
 from sql.text_to_sql import TextToSql
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,7 @@ class AppState:
     llm: LLMClient
     index: QdrantSnapshotReader
     retriever: Retriever
+    answers: AnswerEngine
     engine: Engine
     text_to_sql: TextToSql
 
@@ -32,9 +36,17 @@ class AppState:
         while True:
             await asyncio.sleep(self.settings.serving.reload_interval_s)
             try:
+                before = self.index.version
                 await asyncio.to_thread(self.index.refresh)
+                if self.index.version != before:
+                    await asyncio.to_thread(self.reload_products)
             except Exception:  # keep serving the snapshot we have; the next tick retries
                 log.exception("index refresh failed")
+
+    def reload_products(self) -> None:
+        """Re-read the manuals' names and editions after the index changed."""
+        with session_scope(self.engine) as session:
+            self.answers.use_profiles(catalog.manual_profiles(session))
 
     def close(self) -> None:
         self.index.close()

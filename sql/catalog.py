@@ -8,21 +8,23 @@ that manual's rows. Reads return small frozen dataclasses, never ORM objects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, delete, func, select, text, update
+import numpy as np
+from sqlalchemy import Engine, Select, case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from manualqa import documents
-from manualqa.documents import ManualRef, SectionInfo, slugify
+from manualqa.documents import ManualProfile, ManualRef, SectionInfo, slugify
 from manualqa.injection import Finding
 from sql.models import (
     EMBEDDING_DIMENSION,
     SECTION_PATH_SEPARATOR,
+    AnswerUnitVector,
     AuditLog,
     Chunk,
     ChunkInjectionFlag,
@@ -44,7 +46,12 @@ PIPELINE_ACTOR = "pipeline"
 TEXT_SEARCH_CONFIG = "english"
 
 # Columns `set_manual_status` may change besides `status`.
-_STATUS_FIELDS = frozenset({"page_count", "quarantine_reason", "title", "config_version"})
+_STATUS_FIELDS = frozenset(
+    {"page_count", "quarantine_reason", "title", "config_version", "model_mentions"}
+)
+
+
+UNIT_VECTOR_DTYPE = np.dtype("<f4")  # answer-unit vectors are stored as float32 bytes
 
 
 class ManualNotFoundError(LookupError):
@@ -166,6 +173,9 @@ def upsert_manual(
         "license_terms": ref.license_terms,
         "allowed_uses": list(ref.allowed_uses),
         "license_expires_at": ref.license_expiry,
+        "edition": ref.edition,
+        "published_on": date.fromisoformat(ref.published) if ref.published else None,
+        "aliases": list(ref.aliases),
     }
     statement = insert(Manual).values(**values)
     unchanged = (Manual.content_hash == statement.excluded.content_hash) & (
@@ -435,6 +445,59 @@ def replace_embeddings(
     return len(vectors)
 
 
+def replace_unit_vectors(
+    session: Session, key: str, model: str, units: Mapping[str, Sequence[tuple[str, np.ndarray]]]
+) -> int:
+    """Replace the answer-unit embeddings of a manual's chunks: chunk id -> (text, vector)
+    per unit, in order."""
+    manual_id = _manual_id(session, key)
+    chunk_ids = set(session.scalars(select(Chunk.id).where(Chunk.manual_id == manual_id)))
+    strangers = set(units) - chunk_ids
+    if strangers:
+        raise ValueError(f"{len(strangers)} unit vectors for chunks not in manual {key!r}")
+    session.execute(
+        delete(AnswerUnitVector).where(
+            AnswerUnitVector.chunk_id.in_(select(Chunk.id).where(Chunk.manual_id == manual_id))
+        )
+    )
+    rows = [
+        {
+            "chunk_id": chunk_id,
+            "ordinal": i,
+            "model": model,
+            "text": text,
+            "vector": np.asarray(vector, dtype=UNIT_VECTOR_DTYPE).tobytes(),
+        }
+        for chunk_id, pairs in units.items()
+        for i, (text, vector) in enumerate(pairs)
+    ]
+    if rows:
+        session.execute(insert(AnswerUnitVector), rows)
+    return len(rows)
+
+
+def unit_vectors(session: Session, chunk_ids: Sequence[str], model: str) -> dict[str, np.ndarray]:
+    """Unit text -> its stored embedding, for these chunks and embedding model."""
+    rows = session.execute(
+        select(AnswerUnitVector.text, AnswerUnitVector.vector).where(
+            AnswerUnitVector.chunk_id.in_(list(chunk_ids)), AnswerUnitVector.model == model
+        )
+    )
+    return {r.text: np.frombuffer(r.vector, dtype=UNIT_VECTOR_DTYPE) for r in rows}
+
+
+def unit_vector_lookup(
+    engine: Engine, model: str
+) -> Callable[[Sequence[str]], dict[str, np.ndarray]]:
+    """`unit_vectors` over a connection pool: what the answer engine reads at query time."""
+
+    def lookup(chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        with Session(engine) as session:
+            return unit_vectors(session, chunk_ids, model)
+
+    return lookup
+
+
 def record_artifact(
     session: Session,
     key: str,
@@ -463,6 +526,48 @@ def record_audit(
     session.execute(
         insert(AuditLog).values(actor=actor, action=action, subject=subject, detail=dict(detail))
     )
+
+
+def set_published_if_unknown(session: Session, key: str, published: str) -> None:
+    """Record the document's own publication date when its source gave none."""
+    session.execute(
+        update(Manual)
+        .where(Manual.key == key, Manual.published_on.is_(None))
+        .values(published_on=date.fromisoformat(published))
+    )
+
+
+def manual_profiles(session: Session) -> list[ManualProfile]:
+    """Names, edition and model-number mentions of every manual not quarantined."""
+    rows = session.execute(
+        select(
+            Manual.key,
+            Vendor.name.label("vendor"),
+            Product.name.label("product"),
+            Manual.title,
+            Manual.edition,
+            Manual.published_on,
+            Manual.aliases,
+            Manual.model_mentions,
+        )
+        .join(Product, Manual.product_id == Product.id)
+        .join(Vendor, Product.vendor_id == Vendor.id)
+        .where(Manual.status != ManualStatus.QUARANTINED.value)
+        .order_by(Manual.key)
+    )
+    return [
+        ManualProfile(
+            key=r.key,
+            vendor=r.vendor,
+            product=r.product,
+            title=r.title,
+            edition=r.edition,
+            published=r.published_on.isoformat() if r.published_on else None,
+            aliases=tuple(r.aliases or ()),
+            model_mentions=dict(r.model_mentions or {}),
+        )
+        for r in rows
+    ]
 
 
 def get_manual(session: Session, key: str) -> ManualRecord | None:

@@ -9,7 +9,7 @@ by that index and get no separate one.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from pgvector.sqlalchemy import Vector
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -168,6 +169,11 @@ class Manual(Base):
     license_expires_at: Mapped[datetime | None]
     license_revoked_at: Mapped[datetime | None]
     license_revoked_by: Mapped[str | None] = mapped_column(String(200))
+    # What citations show and questions are matched by (see manualqa.answer.products).
+    edition: Mapped[str] = mapped_column(Text, server_default="")
+    published_on: Mapped[date | None]
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    model_mentions: Mapped[dict[str, int]] = mapped_column(JSONB, server_default=text("'{}'"))
 
     product: Mapped[Product] = relationship(back_populates="manuals")
     license: Mapped[License] = relationship(back_populates="manuals")
@@ -214,6 +220,20 @@ class Section(Base):
     page: Mapped[int | None]
 
     manual: Mapped[Manual] = relationship(back_populates="sections")
+
+
+class AnswerUnitVector(Base):
+    """The embedding of one answer unit (sentence, step, table row) of a chunk."""
+
+    __tablename__ = "answer_unit_vectors"
+
+    chunk_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    ordinal: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
 
 
 class Chunk(Base):

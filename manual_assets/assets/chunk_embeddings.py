@@ -8,6 +8,7 @@ from manual_assets.automation import ON_NEW_UPSTREAM_DATA, ONE_MANUAL_PER_RUN
 from manual_assets.freshness import MANUAL_STAGE
 from manual_assets.partitions import manual_partitions
 from manual_assets.resources import CatalogResource, LLMResource
+from manualqa.answer.units import split_units
 from manualqa.artifacts import ChunkEmbeddings, ManualChunks, fingerprint
 from manualqa.chunking import embedding_text
 from manualqa.usage import usage_scope
@@ -22,7 +23,7 @@ from sql import catalog, usage
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
-    code_version="2",
+    code_version="3",
 )
 def chunk_embeddings(
     context: dg.AssetExecutionContext,
@@ -30,7 +31,9 @@ def chunk_embeddings(
     catalog_db: CatalogResource,
     llm: LLMResource,
 ) -> dg.Output[ChunkEmbeddings]:
-    """One L2-normalised vector per chunk (through LiteLLM), also written to pgvector."""
+    """One L2-normalised vector per chunk (through LiteLLM), also written to pgvector; and
+    one per answer unit of each chunk (sentence, step, table row), kept in the catalog so
+    that answering a question embeds only the question."""
     key = context.partition_key
     chunks = manual_chunks.chunks
     client = llm.client()
@@ -39,12 +42,24 @@ def chunk_embeddings(
     with usage_scope(partition=key):
         vectors = client.embed([embedding_text(c, manual_chunks.ref.title) for c in chunks])
     seconds = time.perf_counter() - started
+    units = {c.chunk_id: [u.text for u in split_units(c.text)] for c in chunks}
+    with usage_scope(partition=key):
+        unit_vectors = iter(client.embed([text for texts in units.values() for text in texts]))
     with catalog_db.session() as session:
         catalog.replace_embeddings(
             session,
             key,
             llm.embedding_model,
             {c.chunk_id: v.tolist() for c, v in zip(chunks, vectors, strict=True)},
+        )
+        catalog.replace_unit_vectors(
+            session,
+            key,
+            llm.embedding_model,
+            {
+                chunk_id: [(text, next(unit_vectors)) for text in texts]
+                for chunk_id, texts in units.items()
+            },
         )
         catalog.set_manual_status(session, key, "embedded")
         usage.record_llm_calls(session, client.ledger.take(partition=key))
@@ -56,6 +71,7 @@ def chunk_embeddings(
         data_version=dg.DataVersion(fingerprint(value)),
         metadata={
             "vectors": len(vectors),
+            "answer_units": sum(len(texts) for texts in units.values()),
             "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
             "model": llm.embedding_model,
             "seconds": round(seconds, 3),

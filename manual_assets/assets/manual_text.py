@@ -8,6 +8,7 @@ from manual_assets.automation import ON_NEW_UPSTREAM_DATA, ONE_MANUAL_PER_RUN
 from manual_assets.freshness import MANUAL_STAGE
 from manual_assets.partitions import manual_partitions
 from manual_assets.resources import CatalogResource, ObjectStoreResource, QualityResource
+from manualqa.answer.products import model_mentions
 from manualqa.artifacts import ManualText, RawManual, fingerprint
 from manualqa.extraction import ExtractionError, extract_manual
 from manualqa.objectstore import extraction_failure_key
@@ -22,7 +23,7 @@ from sql import catalog
     freshness_policy=MANUAL_STAGE,
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
-    code_version="2",
+    code_version="3",
 )
 def manual_text(
     context: dg.AssetExecutionContext,
@@ -51,7 +52,15 @@ def manual_text(
         ) from exc
     with catalog_db.session() as session:
         catalog.replace_sections(session, key, doc.sections)
-        catalog.set_manual_status(session, key, "extracted", page_count=doc.page_count)
+        catalog.set_manual_status(
+            session,
+            key,
+            "extracted",
+            page_count=doc.page_count,
+            model_mentions=model_mentions(" ".join(b.text for b in doc.blocks)),
+        )
+        if doc.published:
+            catalog.set_published_if_unknown(session, key, doc.published)
     text = ManualText(ref=raw_manual.ref, doc=doc)
     return dg.Output(
         text,

@@ -35,6 +35,7 @@ GOLDEN = """questions:
     section: 3.1 Connecting to Wi-Fi
     answer_contains: ["verdant-ic6"]
     answerable: true
+    split: test
 """
 UP_TIMEOUT_S = 420
 STOP_TIMEOUT_S = 90

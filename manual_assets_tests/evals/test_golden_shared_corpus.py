@@ -6,7 +6,6 @@ The corpus lives outside the repository (`../shared/corpus`); without it these t
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter
 from functools import cache
 from pathlib import Path
@@ -15,37 +14,43 @@ from typing import Any
 import pytest
 import yaml
 
+from evals.golden import load_golden_set
+from manual_assets_tests.evals.golden_checks import (
+    leaked_answers,
+    markdown_sections,
+    missing,
+    per_manual,
+)
 from manualqa.documents import slugify
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO_ROOT.parent / "shared" / "corpus"
 GOLDEN_PATH = REPO_ROOT / "evals" / "golden_shared_corpus.yaml"
 
-MIN_QUESTIONS = 30
-MIN_PER_MANUAL = 2
-MIN_UNANSWERABLE = 4
-FIELDS = {"id", "question", "manual_key", "pages", "section", "answer_contains", "answerable"}
+# The frozen test part, as it was before the split.
+MIN_TEST_QUESTIONS = 30
+MIN_TEST_PER_MANUAL = 2
+MIN_TEST_UNANSWERABLE = 4
+# The development part: tune and calibrate on it.
+MIN_DEV_QUESTIONS = 110
+MIN_DEV_PER_MANUAL = 6
+MIN_DEV_UNANSWERABLE = 18
+MIN_DEV_LOOKALIKE = 20
+FIELDS = {
+    "id",
+    "question",
+    "manual_key",
+    "pages",
+    "section",
+    "answer_contains",
+    "answerable",
+    "split",
+}
+OPTIONAL_FIELDS = {"confusable_with"}
 
-_HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+)$", re.MULTILINE)
-_HTML_TAG_RE = re.compile(r"<[^>]*>")
-
-
-def _load_questions() -> list[dict[str, Any]]:
-    return yaml.safe_load(GOLDEN_PATH.read_text(encoding="utf-8"))["questions"]
-
-
-QUESTIONS = _load_questions()
-ANSWERABLE = [q for q in QUESTIONS if q["answerable"]]
-
-
-def _normalize(text: str) -> str:
-    """Case-fold and collapse every whitespace run to one space."""
-    return " ".join(text.split()).casefold()
-
-
-def _heading_text(raw: str) -> str:
-    """Heading text without inline HTML anchors such as `<a name="firmware"></a>`."""
-    return _HTML_TAG_RE.sub("", raw).strip()
+RAW = yaml.safe_load(GOLDEN_PATH.read_text(encoding="utf-8"))["questions"]
+QUESTIONS = load_golden_set(GOLDEN_PATH)
+ANSWERABLE = [q for q in RAW if q["answerable"]]
 
 
 @cache
@@ -65,25 +70,7 @@ def _pdf_pages(path: Path) -> tuple[str, ...]:
 
 @cache
 def _markdown_sections(path: Path) -> dict[str, str]:
-    """Heading text -> text from that heading up to the next heading of the same or higher level."""
-    text = path.read_text(encoding="utf-8")
-    headings = list(_HEADING_RE.finditer(text))
-    sections: dict[str, str] = {}
-    for i, heading in enumerate(headings):
-        level = len(heading.group(1))
-        end = next(
-            (h.start() for h in headings[i + 1 :] if len(h.group(1)) <= level),
-            len(text),
-        )
-        key = _heading_text(heading.group(2))
-        sections[key] = sections.get(key, "") + text[heading.start() : end]
-    return sections
-
-
-def _missing(needles: list[str], haystacks: list[str]) -> list[str]:
-    """The needles found in none of the haystacks (normalized comparison)."""
-    normalized = [_normalize(h) for h in haystacks]
-    return [n for n in needles if not any(_normalize(n) in h for h in normalized)]
+    return markdown_sections(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -92,21 +79,49 @@ def _require_corpus() -> None:
         pytest.skip(f"shared corpus not found at {CORPUS_DIR}")
 
 
-def test_question_set_shape() -> None:
-    ids = [q["id"] for q in QUESTIONS]
-    assert [i for i, n in Counter(ids).items() if n > 1] == [], "duplicate ids"
-    assert len(QUESTIONS) >= MIN_QUESTIONS
-    assert all(set(q) == FIELDS for q in QUESTIONS), (
-        "every question needs exactly the schema fields"
-    )
-
-    per_manual = Counter(q["manual_key"] for q in ANSWERABLE)
-    thin = {key: per_manual[key] for key in _corpus_files() if per_manual[key] < MIN_PER_MANUAL}
-    assert thin == {}, f"manuals with fewer than {MIN_PER_MANUAL} questions"
-    assert len(QUESTIONS) - len(ANSWERABLE) >= MIN_UNANSWERABLE
+def test_every_question_has_the_schema_fields() -> None:
+    odd = [q["id"] for q in RAW if not FIELDS <= set(q) <= FIELDS | OPTIONAL_FIELDS]
+    assert odd == [], "every question needs the schema fields and nothing else"
 
 
-@pytest.mark.parametrize("q", [q for q in QUESTIONS if not q["answerable"]], ids=lambda q: q["id"])
+@pytest.mark.parametrize(
+    ("split", "min_questions", "min_per_manual", "min_unanswerable"),
+    [
+        ("test", MIN_TEST_QUESTIONS, MIN_TEST_PER_MANUAL, MIN_TEST_UNANSWERABLE),
+        ("dev", MIN_DEV_QUESTIONS, MIN_DEV_PER_MANUAL, MIN_DEV_UNANSWERABLE),
+    ],
+)
+def test_each_part_covers_every_manual(
+    split: str, min_questions: int, min_per_manual: int, min_unanswerable: int
+) -> None:
+    part = [q for q in QUESTIONS if q.split == split]
+    assert len(part) >= min_questions
+    counts = per_manual(part)
+    thin = {key: counts[key] for key in _corpus_files() if counts[key] < min_per_manual}
+    assert thin == {}, f"manuals with fewer than {min_per_manual} {split} questions"
+    assert sum(not q.answerable for q in part) >= min_unanswerable
+
+
+def test_dev_part_has_lookalike_questions_and_does_not_leak_the_test_part() -> None:
+    dev = [q for q in QUESTIONS if q.split == "dev"]
+    assert sum(q.confusable_with is not None for q in dev) >= MIN_DEV_LOOKALIKE
+    assert leaked_answers(QUESTIONS) == []
+    wording = Counter(" ".join(q.question.casefold().split()) for q in QUESTIONS)
+    assert [text for text, n in wording.items() if n > 1] == [], "repeated questions"
+
+
+def test_lookalike_questions_name_a_sibling_manual() -> None:
+    keys = _corpus_files().keys()
+    odd = [
+        q.id
+        for q in QUESTIONS
+        if q.confusable_with is not None
+        and (q.confusable_with not in keys or q.confusable_with == q.manual_key)
+    ]
+    assert odd == []
+
+
+@pytest.mark.parametrize("q", [q for q in RAW if not q["answerable"]], ids=lambda q: q["id"])
 def test_unanswerable_question_has_no_ground_truth(q: dict[str, Any]) -> None:
     assert (q["manual_key"], q["pages"], q["section"], q["answer_contains"]) == (None, [], "", [])
 
@@ -127,4 +142,4 @@ def test_answer_is_grounded_in_manual(q: dict[str, Any]) -> None:
         assert q["section"] in sections, f"no heading {q['section']!r} in {path.name}"
         haystacks = [sections[q["section"]]]
 
-    assert _missing(q["answer_contains"], haystacks) == []
+    assert missing(q["answer_contains"], haystacks) == []

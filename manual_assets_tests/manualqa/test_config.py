@@ -5,10 +5,10 @@ from manualqa.config import Settings
 
 
 def test_environment_overrides_yaml_defaults(monkeypatch):
-    monkeypatch.setenv("MANUALQA_EVALS__TOP_K", "7")
+    monkeypatch.setenv("MANUALQA_ANSWER__TOP_K", "7")
     monkeypatch.setenv("MANUALQA_SOURCES__FOLDER__PATH", "/srv/manuals")
     settings = Settings()
-    assert settings.evals.top_k == 7
+    assert settings.answer.top_k == 7
     assert str(settings.sources.folder.path) == "/srv/manuals"
     assert settings.embedding.model == "manualqa/all-MiniLM-L6-v2"  # from config.yaml
 

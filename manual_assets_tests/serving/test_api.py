@@ -10,7 +10,7 @@ from evals.golden import load_golden_set
 from manualqa.config import PROJECT_ROOT
 from serving.app import create_app
 
-GOLDEN = load_golden_set(PROJECT_ROOT / "evals" / "golden_set.yaml")
+GOLDEN = load_golden_set(PROJECT_ROOT / "evals" / "golden_set.yaml", split="test")
 PDF_QUESTIONS = [q for q in GOLDEN if q.answerable and q.pages]
 UNANSWERABLE = [q for q in GOLDEN if not q.answerable]
 PRIVATE_MANUAL = "nordlys-audio__tt-3__service-manual"  # is_public=false in the manifest
@@ -85,9 +85,10 @@ def test_ask_answers_with_a_citation_naming_the_right_manual_and_page(api):
         assert body["abstained"] or body["citations"], "an answer without a citation"
         for citation in body["citations"]:
             assert citation["manual_id"] and citation["page"] and citation["section"]
+            assert citation["chunk_id"] and citation["edition"]  # which edition was cited
         correct += any(_cites(c, q.manual_key, q.pages) for c in body["citations"])
-    # Measured: 25 of 38 with the offline extractive model; it must stay above half.
-    assert correct / len(public) >= 0.5
+    # The frozen test part, never tuned on; a floor under the measured figure (see README).
+    assert correct / len(public) >= 0.75
 
 
 def test_the_private_service_manual_is_not_served(api):
@@ -100,8 +101,8 @@ def test_the_private_service_manual_is_not_served(api):
 
 def test_ask_abstains_on_questions_no_manual_answers(api):
     abstained = [api.post("/v1/ask", json={"question": q.question}).json() for q in UNANSWERABLE]
-    # The offline extractive model abstains on 5 of the 8 (measured); keep at least half.
-    assert sum(a["abstained"] for a in abstained) >= len(UNANSWERABLE) / 2
+    # All but one of the frozen test part's unanswerable questions must abstain.
+    assert sum(a["abstained"] for a in abstained) >= len(UNANSWERABLE) - 1
     assert all(a["citations"] == [] for a in abstained if a["abstained"])
 
 

@@ -4,8 +4,7 @@ the demo page that carries an injected instruction."""
 import pytest
 from fastapi.testclient import TestClient
 
-import manualqa.answering
-from manualqa.answering import answer_question
+import manualqa.answer.engine
 from serving.app import create_app
 from sql import catalog
 from sql.db import make_engine, session_scope
@@ -111,22 +110,19 @@ def test_the_injected_demo_page_is_flagged_and_never_reaches_a_prompt(
     assert {f.manual_key for f in flagged} == {INJECTED_MANUAL}
 
     prompted = []
-    render = manualqa.answering.render_answer_prompt
+    render = manualqa.answer.engine.render_answer_prompt
 
     def spy(question, passages):
         prompted.extend(passages)
         return render(question, passages)
 
-    monkeypatch.setattr(manualqa.answering, "render_answer_prompt", spy)
+    monkeypatch.setattr(manualqa.answer.engine, "render_answer_prompt", spy)
     state = api.app.state.platform
-    answer = answer_question(
-        "Do the Mowbot RM-500 blades ever need replacing, and what does the warranty cover?",
-        state.retriever,
-        state.llm,
-        top_k=8,
-        min_score=0.0,
-    )
+    question = "Do the Mowbot RM-500 blades ever need replacing, and what does the warranty cover?"
     flagged_ids = {f.chunk_id for f in flagged}
-    assert flagged_ids & {h.chunk_id for h in answer.passages}, "the page should be retrieved"
+    retrieved = state.retriever.search(question, 8)
+    assert flagged_ids & {h.chunk_id for h in retrieved}, "the page should be retrieved"
+    answer = state.answers.answer(question, top_k=8)
+    assert not flagged_ids & {h.chunk_id for h in answer.passages}
     assert prompted and not any("ignore all previous" in p.text.lower() for p in prompted)
     assert not flagged_ids & {c.chunk_id for c in answer.citations}

@@ -158,6 +158,7 @@ def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
         page_count=page_count,
         blocks=blocks,
         sections=sections,
+        published=_metadata_date(reader),
     )
 
 
@@ -188,6 +189,19 @@ def _open(data: bytes) -> PdfReader:
         if result == PasswordType.NOT_DECRYPTED:
             raise ExtractionError("encrypted PDF: a password is required to open it")
     return reader
+
+
+def _metadata_date(reader: PdfReader) -> str | None:
+    """The PDF's modification date, else its creation date (ISO date), when it has one."""
+    try:
+        metadata = reader.metadata
+        if metadata is None:
+            return None
+        when = metadata.modification_date or metadata.creation_date
+    except Exception as exc:  # pypdf raises several types on malformed date strings
+        log.debug("unreadable PDF date: %s", exc)
+        return None
+    return when.date().isoformat() if when else None
 
 
 def _metadata_title(reader: PdfReader) -> str | None:

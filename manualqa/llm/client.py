@@ -224,7 +224,12 @@ class LLMClient:
         if not isinstance(prompt, RenderedPrompt):
             raise TypeError("complete() takes a RenderedPrompt from manualqa.prompts")
         template = prompt.template
-        key = cache_key("chat", {"role": cfg.model_dump(), "messages": prompt})
+        # The offline input is part of the request: the same prompt with other evidence
+        # chosen (after a recalibration) is another request.
+        key = cache_key(
+            "chat",
+            {"role": cfg.model_dump(), "messages": prompt, "offline": dict(offline_input or {})},
+        )
         started = time.perf_counter()
         hit = self.cache.get(key)
         if hit is not None:

@@ -3,8 +3,9 @@
 Registered through `litellm.custom_provider_map`, so pipeline and API call it
 exactly as they would call a hosted model; swapping in a real model is a
 configuration change (`llm.<role>.model`, `embedding.model`). The catalog-SQL, intent
-and composer models read the structured request from the call's metadata
-(`LLMClient.complete(offline_input=…)`), never from the rendered prompt.
+composer and answer models read the structured request from the call's metadata
+(`LLMClient.complete(offline_input=…)`), never from the rendered prompt: the
+extractive answer model is given the evidence the answer engine chose and quotes it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from litellm.types.utils import (
     Usage,
 )
 
-from manualqa.llm.extractive import DEFAULT_MIN_COVERAGE, answer_extractively, content_terms
 from manualqa.llm.local_embedder import shared_minilm
+from manualqa.llm.offline_answer import EvidenceRequest, quote_evidence
 from manualqa.llm.offline_catalog import catalog_sql
 from manualqa.llm.offline_router import classify_intent, compose_answer
-from manualqa.prompts import parse_answer_prompt
 
 PROVIDER = "manualqa"
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -45,17 +45,13 @@ class OfflineProvider(CustomLLM):
         messages: list[dict[str, Any]] = kwargs["messages"]
         metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
         request: dict[str, Any] = metadata.get("manualqa") or {}
-        if model != EXTRACTIVE_MODEL and model in CHAT_MODELS and not request:
+        if model in CHAT_MODELS and not request:
             raise ValueError(
                 f"the offline {model} model reads its request from offline_input; "
                 "call it through LLMClient.complete(..., offline_input=...)"
             )
         if model == EXTRACTIVE_MODEL:
-            user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-            question, passages = parse_answer_prompt(user)
-            params = kwargs.get("optional_params") or {}
-            coverage = float(params.get("min_coverage", DEFAULT_MIN_COVERAGE))
-            text = answer_extractively(question, passages, min_coverage=coverage).text
+            text = quote_evidence(EvidenceRequest.from_metadata(request))
         elif model == CATALOG_SQL_MODEL:
             text = catalog_sql(request["question"], request["columns"], request["values"])
         elif model == INTENT_MODEL:
@@ -64,7 +60,7 @@ class OfflineProvider(CustomLLM):
             text = compose_answer(request["rows_text"], request["manual_answer"])
         else:
             raise ValueError(f"the offline provider has no chat model {model!r}")
-        prompt_tokens = sum(len(content_terms(str(m["content"]))) for m in messages)
+        prompt_tokens = sum(len(str(m["content"]).split()) for m in messages)
         completion_tokens = len(text.split())
         response: ModelResponse = kwargs["model_response"]
         response.choices = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -33,12 +34,13 @@ class FolderConnector:
 
     With a `MANIFEST.csv` (columns `file`, and any of `key`, `vendor`, `product`,
     `title`, `license`, `is_public`, `license_terms`, `allowed_uses` (space separated),
-    `license_expires_at`), the manifest is the list: it supplies catalog metadata, and
-    files it does not name (a README, say) are skipped with a log line. Without one,
-    every supported file directly in the folder is a manual, with defaults and a key
-    from its file stem. A file's mtime and size are its entity tag; the cursor
-    remembers the tag of every file offered, so a second discovery offers only what
-    changed.
+    `license_expires_at`, `edition` (or `version`), `published` (an ISO date) and
+    `aliases` (other product names, `;` separated)), the manifest is the list: it
+    supplies catalog metadata, and files it does not name (a README, say) are skipped
+    with a log line. Without one, every supported file directly in the folder is a
+    manual, with defaults and a key from its file stem. A file's mtime and size are its
+    entity tag; the cursor remembers the tag of every file offered, so a second
+    discovery offers only what changed.
     """
 
     def __init__(
@@ -164,6 +166,9 @@ class FolderConnector:
             source=self.name,
             is_public=(row.get("is_public") or "true").strip().lower() not in ("false", "0", "no"),
             version_token=_token(stat.st_mtime_ns, stat.st_size),
+            edition=(row.get("edition") or row.get("version") or "").strip(),
+            published=_published(row.get("published"), path),
+            aliases=tuple(a.strip() for a in (row.get("aliases") or "").split(";") if a.strip()),
         )
         uses = row.get("allowed_uses")
         try:
@@ -184,3 +189,15 @@ class FolderConnector:
 
 def _token(mtime_ns: int, size: int) -> str:
     return f"{mtime_ns}:{size}"
+
+
+def _published(value: str | None, path: Path) -> str | None:
+    """The manifest's `published` date (ISO 8601), checked; None when blank."""
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError as exc:
+        raise SourceError(
+            f"{MANIFEST} row for {path.name}: published {value!r} is not an ISO date (YYYY-MM-DD)"
+        ) from exc

@@ -4,7 +4,6 @@ import time
 
 from fastapi import APIRouter
 
-from manualqa.answering import answer_question
 from manualqa.index.base import SearchFilters
 from manualqa.questions import check_question
 from manualqa.usage import usage_scope
@@ -21,15 +20,10 @@ def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskRespons
     started = time.perf_counter()
     question = check_question(body.question, state.settings.questions.max_chars)
     with usage_scope(client_id=client_id):
-        answer = answer_question(
+        answer = state.answers.answer(
             question,
-            state.retriever,
-            state.llm,
-            top_k=body.top_k,
-            min_score=state.settings.retrieval.min_score,
-            filters=servable_filters(
-                state, SearchFilters(vendor=body.vendor, product=body.product)
-            ),
+            servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product)),
+            body.top_k,
         )
     audit_text_reads(state, client_id, "text.read.ask", [c.manual_key for c in answer.citations])
     return AskResponse(
@@ -40,6 +34,7 @@ def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskRespons
         model=answer.model,
         cached=answer.cached,
         cost_usd=answer.cost_usd,
+        confidence=round(answer.confidence, 4),
         index_version=state.index.version,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

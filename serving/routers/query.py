@@ -4,7 +4,6 @@ import time
 
 from fastapi import APIRouter
 
-from manualqa.answering import answer_question
 from manualqa.index.base import SearchFilters
 from manualqa.query_router import CatalogPart, compose, format_rows, route_query
 from manualqa.questions import check_question
@@ -40,15 +39,10 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             question,
             classify=lambda q: classify_intent(state.llm, q),
             ask_catalog=ask_catalog,
-            ask_manuals=lambda q: answer_question(
+            ask_manuals=lambda q: state.answers.answer(
                 q,
-                state.retriever,
-                state.llm,
-                top_k=body.top_k,
-                min_score=state.settings.retrieval.min_score,
-                filters=servable_filters(
-                    state, SearchFilters(vendor=body.vendor, product=body.product)
-                ),
+                servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product)),
+                body.top_k,
             ),
             compose_parts=lambda q, rows, manual: compose(state.llm, q, rows, manual),
         )

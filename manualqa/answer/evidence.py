@@ -1,0 +1,170 @@
+"""Evidence: every unit of every retrieved passage, scored as an answer to the question.
+
+A unit's score is a linear model over features that hold for any question and manual:
+how close its embedding is to the question's, how much of the question's rarer words it
+holds, how well its passage was retrieved, and whether it is the kind of text the
+question asks for (a number with the asked-for unit, a procedure, the code the question
+names). The answer's confidence is a logistic model over the best unit's features and
+its lead over the runner-up. Both models' weights are fitted on the development
+questions by `python -m evals calibrate` and live in the configuration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from manualqa.answer import text as t
+from manualqa.answer.units import AnswerUnit
+
+FEATURES = (
+    "cosine",  # question vs. unit embedding
+    "passage_cosine",  # question vs. the unit's passage (the retrieval score)
+    "passage_rank",  # 1 for the best retrieved passage, falling as 1/rank
+    "term_coverage",  # IDF-weighted share of the question's words in the unit
+    "context_coverage",  # ... in the unit's section title and product name
+    "measure_match",  # the unit states a number in a unit the question asks about
+    "number",  # a quantity is asked and the unit holds a number
+    "procedure",  # a procedure is asked and the unit is part of one
+    "code_match",  # the unit holds a code (E21, AC-200) the question names
+    "short",  # the unit has fewer than five words
+)
+CONFIDENCE_FEATURES = (
+    "score",  # the best unit's score
+    "cosine",
+    "passage_cosine",
+    "term_coverage",
+    "context_coverage",
+    "lead",  # best score minus the best score of a unit from another passage
+    "missing_code",  # the question names a code no retrieved passage holds
+    "coverage_all",  # IDF-weighted share of the question's words found in any passage
+    "missing_number",  # the question states a number no retrieved passage holds
+)
+SHORT_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    unit: AnswerUnit
+    features: dict[str, float]
+    score: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Candidates best first, and the confidence that the best one answers the question."""
+
+    candidates: list[Candidate]
+    confidence: float
+    confidence_features: dict[str, float]
+
+
+class LinearModel:
+    """score = bias + sum(weight * feature); `logistic` maps it to (0, 1)."""
+
+    def __init__(self, weights: Mapping[str, float], names: Sequence[str]) -> None:
+        unknown = set(weights) - set(names) - {"bias"}
+        if unknown:
+            raise ValueError(f"unknown feature weights: {', '.join(sorted(unknown))}")
+        self.weights = dict(weights)
+        self.names = tuple(names)
+
+    def score(self, features: Mapping[str, float]) -> float:
+        return self.weights.get("bias", 0.0) + sum(
+            self.weights.get(name, 0.0) * features[name] for name in self.names
+        )
+
+    def logistic(self, features: Mapping[str, float]) -> float:
+        value = self.score(features)
+        return 1.0 / (1.0 + math.exp(-max(min(value, 50.0), -50.0)))
+
+
+@dataclass(frozen=True)
+class PassageInfo:
+    """What evidence scoring needs to know about one retrieved passage."""
+
+    score: float  # retrieval cosine
+    context: str  # section title and product name
+
+
+def unit_features(
+    question: str,
+    units: Sequence[AnswerUnit],
+    unit_vectors: np.ndarray,
+    question_vector: np.ndarray,
+    passages: Sequence[PassageInfo],
+) -> list[dict[str, float]]:
+    """The features of each unit (see FEATURES)."""
+    asked = t.content_terms(question)
+    asked_codes = t.codes(question)
+    asked_measures = t.measures_asked(question)
+    wants_number = t.asks_quantity(question)
+    wants_steps = t.asks_procedure(question)
+    unit_terms = [set(t.content_terms(u.text)) for u in units]
+    weights = t.TermWeights(unit_terms)
+    context_terms = [set(t.content_terms(p.context)) for p in passages]
+    cosines = unit_vectors @ question_vector if len(units) else np.zeros(0)
+    out = []
+    for unit, terms, cosine in zip(units, unit_terms, cosines, strict=True):
+        passage = passages[unit.passage]
+        shown = unit.shown
+        out.append(
+            {
+                "cosine": float(cosine),
+                "passage_cosine": passage.score,
+                "passage_rank": 1.0 / (1 + unit.passage),
+                "term_coverage": weights.coverage(asked, terms),
+                "context_coverage": weights.coverage(asked, context_terms[unit.passage] - terms),
+                "measure_match": float(bool(asked_measures & t.measures_in(unit.text))),
+                "number": float(wants_number and bool(t.numbers(unit.text))),
+                "procedure": float(wants_steps and (unit.kind == "step" or shown != unit.text)),
+                "code_match": float(bool(asked_codes & t.codes(shown))),
+                "short": float(len(unit.text.split()) < SHORT_WORDS),
+            }
+        )
+    return out
+
+
+def gather(
+    question: str,
+    units: Sequence[AnswerUnit],
+    unit_vectors: np.ndarray,
+    question_vector: np.ndarray,
+    passages: Sequence[PassageInfo],
+    ranker: LinearModel,
+    confidence: LinearModel,
+) -> Evidence:
+    """Score every unit and the confidence in the best one."""
+    features = unit_features(question, units, unit_vectors, question_vector, passages)
+    candidates = sorted(
+        (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
+        key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
+    )
+    if not candidates:
+        return Evidence([], 0.0, {})
+    best = candidates[0]
+    other = next((c for c in candidates if c.unit.passage != best.unit.passage), None)
+    asked_codes = t.codes(question)
+    held = set().union(*(t.codes(u.text) for u in units), *(t.codes(p.context) for p in passages))
+    everywhere = set().union(
+        *(t.content_terms(u.text) for u in units), *(t.content_terms(p.context) for p in passages)
+    )
+    weights = t.TermWeights([t.content_terms(u.text) for u in units])
+    stated = set().union(
+        *(t.numbers(u.text) for u in units), *(t.numbers(p.context) for p in passages)
+    )
+    summary = {
+        "score": best.score,
+        "cosine": best.features["cosine"],
+        "passage_cosine": best.features["passage_cosine"],
+        "term_coverage": best.features["term_coverage"],
+        "context_coverage": best.features["context_coverage"],
+        "lead": best.score - other.score if other else 1.0,
+        "missing_code": float(bool(asked_codes - held)),
+        "coverage_all": weights.coverage(t.content_terms(question), everywhere),
+        "missing_number": float(bool(t.numbers(question) - stated)),
+    }
+    return Evidence(candidates, confidence.logistic(summary), summary)

@@ -1,0 +1,195 @@
+"""Words, numbers and what a question asks for: the text features answers are scored on."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+_WORD_RE = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
+_CODE_RE = re.compile(
+    r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\b"
+)
+_NEGATION_RE = re.compile(
+    r"\b(?:not|no|never|none|cannot|can't|don't|doesn't|isn't|aren't|won't|mustn't|without)\b",
+    re.IGNORECASE,
+)
+# Function words: they carry no topic, whatever the question.
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being
+    do does did doing have has had i you your my me we our us it its this that these those there
+    what which who whom whose how when where why can could should would will shall may might must
+    not no yes so than then too very just about into over under after before again any all each
+    few more most other some such only own same both up down out off once here s t am
+    get gets got use using used need needs tell please know want""".split()
+)
+QUANTITY_WORDS = frozenset(
+    """much many long often far big large small high low hot cold heavy fast slow wide deep tall
+    old loud bright strong thick warm cool quickly frequently""".split()
+)
+# Physical quantities a question may name, and the units that measure them.
+MEASURES: dict[str, tuple[str, ...]] = {
+    "time": (
+        "s",
+        "sec",
+        "second",
+        "min",
+        "minute",
+        "h",
+        "hr",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "year",
+        "ms",
+        "us",
+    ),
+    "voltage": ("v", "vdc", "vac", "kv", "mv", "volt"),
+    "current": ("a", "ma", "amp", "ampere"),
+    "power": ("w", "kw", "mw", "watt", "va"),
+    "temperature": ("c", "f", "degree", "°c", "°f"),
+    "length": ("mm", "cm", "m", "km", "in", "inch", "ft", "foot", "feet"),
+    "mass": ("g", "kg", "lb", "lbs", "oz", "gram"),
+    "volume": ("l", "ml", "liter", "litre", "gallon"),
+    "frequency": ("hz", "khz", "mhz", "ghz"),
+    "data": ("b", "kb", "mb", "gb", "tb", "byte", "bit", "kbps", "mbps", "baud"),
+    "sound": ("db", "dba"),
+    "charge": ("mah", "ah", "wh"),
+    "ratio": ("%", "percent"),
+}
+MEASURE_CUES: dict[str, tuple[str, ...]] = {
+    "time": (
+        "often",
+        "long",
+        "time",
+        "interval",
+        "duration",
+        "minutes",
+        "hours",
+        "days",
+        "months",
+        "years",
+        "frequency of",
+    ),
+    "voltage": ("voltage", "volts", "volt"),
+    "current": ("current", "amps", "amperage"),
+    "power": ("power", "watts", "wattage", "consumption"),
+    "temperature": ("temperature", "hot", "cold", "warm", "degrees"),
+    "length": (
+        "length",
+        "long",
+        "wide",
+        "width",
+        "height",
+        "tall",
+        "deep",
+        "depth",
+        "far",
+        "distance",
+        "size",
+        "big",
+        "thick",
+        "diameter",
+    ),
+    "mass": ("weight", "weigh", "heavy", "mass"),
+    "volume": ("volume", "capacity", "litres", "liters"),
+    "frequency": ("frequency", "clock", "hz", "mhz"),
+    "data": ("memory", "storage", "ram", "flash", "baud", "speed"),
+    "sound": ("loud", "noise", "noisy", "db"),
+    "charge": ("battery", "capacity", "mah"),
+    "ratio": ("percent", "percentage", "humidity"),
+}
+_UNIT_AFTER_NUMBER_RE = re.compile(r"\d(?:[.,]\d+)?\s?(°[cf]|%|[a-zµ]+)", re.IGNORECASE)
+_PROCEDURE_RE = re.compile(
+    r"^(?:how (?:do|can|should|would|must) (?:i|you|we|one)\b|how to\b|what (?:are the )?steps\b"
+    r"|what should i do\b|what do i do\b|steps to\b)",
+    re.IGNORECASE,
+)
+_YES_NO_RE = re.compile(
+    r"^(?:is|are|can|could|does|do|did|should|will|may|must|has|have)\b", re.IGNORECASE
+)
+
+
+def fold(word: str) -> str:
+    """A light plural fold (filters -> filter), enough to match a question to a manual."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased content words (function words dropped), plural-folded."""
+    return [fold(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
+
+
+def codes(text: str) -> set[str]:
+    """Tokens mixing letters and digits (E21, TP2, AC-200): each names exactly one thing."""
+    return {c.lower() for c in _CODE_RE.findall(text)}
+
+
+def negated(text: str) -> bool:
+    return _NEGATION_RE.search(text) is not None
+
+
+def measures_in(text: str) -> set[str]:
+    """The kinds of quantity a text states with a number and a unit."""
+    found = set()
+    for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
+        unit = match.group(1).lower().rstrip("s") if len(match.group(1)) > 2 else match.group(1)
+        unit = unit.lower()
+        for kind, units in MEASURES.items():
+            if unit in units:
+                found.add(kind)
+    return found
+
+
+def measures_asked(question: str) -> set[str]:
+    words = set(_WORD_RE.findall(question.lower()))
+    lowered = f" {question.lower()} "
+    return {
+        kind
+        for kind, cues in MEASURE_CUES.items()
+        if any((cue in words) if " " not in cue else (f" {cue} " in lowered) for cue in cues)
+    }
+
+
+def asks_quantity(question: str) -> bool:
+    words = question.lower().split()
+    return any(
+        w == "how" and i + 1 < len(words) and words[i + 1] in QUANTITY_WORDS
+        for i, w in enumerate(words)
+    ) or bool(measures_asked(question))
+
+
+def asks_procedure(question: str) -> bool:
+    return _PROCEDURE_RE.match(question.strip()) is not None
+
+
+def asks_yes_no(question: str) -> bool:
+    return _YES_NO_RE.match(question.strip()) is not None
+
+
+class TermWeights:
+    """Inverse document frequency of words over a pool of texts (the candidate units)."""
+
+    def __init__(self, texts: Iterable[Iterable[str]]) -> None:
+        pool = [set(t) for t in texts]
+        self.size = len(pool)
+        self.df = Counter(term for terms in pool for term in terms)
+
+    def weight(self, term: str) -> float:
+        boost = 2.0 if any(c.isdigit() for c in term) and any(c.isalpha() for c in term) else 1.0
+        return boost * math.log(1 + (self.size + 1) / (1 + self.df[term]))
+
+    def coverage(self, asked: Iterable[str], present: set[str]) -> float:
+        """The weighted share of `asked` terms that are `present`."""
+        asked = set(asked)
+        total = sum(self.weight(t) for t in asked)
+        return sum(self.weight(t) for t in asked & present) / total if total else 0.0

@@ -1,0 +1,143 @@
+"""Answer units: the sentences, steps, list items and table rows a passage is made of.
+
+An answer quotes whole units, never a fragment of one. Text extracted from a PDF breaks
+lines anywhere, so wrapped lines are joined back into paragraphs first. Each unit keeps
+the text an answer shows for it (`shown`): a numbered step shows its whole procedure
+with the sentence that leads into it, and a table row shows the table's header with it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from manualqa.sentences import split_sentences
+
+UnitKind = Literal["sentence", "step", "item", "row"]
+
+_STEP_RE = re.compile(r"^\(?(?:step\s*)?\d{1,2}[.):]\s+\S", re.IGNORECASE)
+_ITEM_RE = re.compile(
+    r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S"
+)
+_ROW_RE = re.compile(r"^\|.*\|$")
+_RULE_RE = re.compile(r"^\|?[\s:|-]+\|?$")
+_HEADING_RE = re.compile(r"^#{1,6}\s")
+_DIGIT_RE = re.compile(r"\d")
+_SECTION_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)+\.?\s")
+_PAGE_NUMBER_RE = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
+MIN_WORDS = 3
+WRAPPED_WORDS = 7  # a shorter line that ends no sentence is a line of its own (a spec row)
+TITLE_WORDS = 6
+MAX_PROCEDURE_STEPS = 12
+
+
+@dataclass(frozen=True)
+class AnswerUnit:
+    """One quotable unit of a passage."""
+
+    passage: int  # index of the passage in the list the units were cut from
+    ordinal: int  # position within the passage
+    kind: UnitKind
+    text: str  # the unit alone, as it is scored
+    shown: str  # what an answer quotes: the unit with its procedure or table header
+
+
+def _is_title(line: str, following: str) -> bool:
+    """A short line that ends no sentence, followed by one that starts a new one."""
+    return (
+        len(line.split()) <= TITLE_WORDS
+        and line[-1] not in ".!?:;,"
+        and (not _DIGIT_RE.search(line) or bool(_SECTION_NUMBER_RE.match(line)))
+        and bool(following)
+        and (following[0].isupper() or following[0].isdigit())
+    )
+
+
+def _lines(text: str) -> list[str]:
+    """Logical lines: wrapped prose re-joined; page numbers and headings dropped."""
+    raw_lines = [" ".join(raw.split()) for raw in text.splitlines()]
+    out: list[str] = []
+    for index, line in enumerate(raw_lines):
+        following = next((r for r in raw_lines[index + 1 :] if r), "")
+        skip = not line or _PAGE_NUMBER_RE.match(line) or _HEADING_RE.match(line)
+        if skip or (not _ROW_RE.match(line) and _is_title(line, following)):
+            if out and out[-1] != "":
+                out.append("")  # a paragraph break
+            continue
+        starts_block = bool(_STEP_RE.match(line) or _ITEM_RE.match(line) or _ROW_RE.match(line))
+        previous = out[-1] if out else ""
+        wrapped = len(raw_lines[index - 1].split()) >= WRAPPED_WORDS if index else False
+        continues = (
+            previous
+            and wrapped
+            and not starts_block
+            and not _ROW_RE.match(previous)
+            and previous[-1] not in ".!?:;"
+        )
+        if continues:
+            out[-1] = f"{previous} {line}"
+        else:
+            out.append(line)
+    return [line for line in out if line]
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def _row_text(header: list[str] | None, row: str) -> str:
+    cells = _cells(row)
+    if header and len(header) == len(cells):
+        pairs = [f"{h}: {c}" for h, c in zip(header, cells, strict=True) if c and h]
+        return "; ".join(pairs) if pairs else " ".join(cells)
+    return " | ".join(c for c in cells if c)
+
+
+def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
+    """The units of one passage, in reading order."""
+    units: list[AnswerUnit] = []
+    lines = _lines(text)
+    header: list[str] | None = None
+    steps: list[int] = []  # indexes into `units` of the procedure being read, lead-in first
+
+    def close_procedure() -> None:
+        if not steps:
+            return
+        shown = "\n".join(units[i].text for i in steps[: MAX_PROCEDURE_STEPS + 1])
+        for i in steps:
+            units[i] = AnswerUnit(passage, i, units[i].kind, units[i].text, shown)
+        steps.clear()
+
+    for index, line in enumerate(lines):
+        if _ROW_RE.match(line):
+            close_procedure()
+            if _RULE_RE.match(line):
+                continue
+            if index + 1 < len(lines) and _RULE_RE.match(lines[index + 1]):
+                header = _cells(line)
+                continue
+            row = _row_text(header, line)
+            if len(row.split()) >= 2:
+                units.append(AnswerUnit(passage, len(units), "row", row, row))
+            continue
+        header = None
+        if _STEP_RE.match(line):
+            if not steps and units and units[-1].kind == "sentence":
+                steps.append(len(units) - 1)  # the sentence that leads into the steps
+            steps.append(len(units))
+            units.append(AnswerUnit(passage, len(units), "step", line, line))
+            continue
+        close_procedure()
+        kind: UnitKind = "item" if _ITEM_RE.match(line) else "sentence"
+        sentences = split_sentences(line) if kind == "sentence" else [line]
+        for sentence in sentences:
+            if len(sentence.split()) < MIN_WORDS and units and not sentence.endswith(":"):
+                previous = units[-1]
+                if previous.kind in ("sentence", "item"):
+                    merged = f"{previous.text} {sentence}"
+                    units[-1] = AnswerUnit(passage, previous.ordinal, previous.kind, merged, merged)
+                    continue
+            units.append(AnswerUnit(passage, len(units), kind, sentence, sentence))
+    close_procedure()
+    return units
