@@ -36,7 +36,7 @@ def test_close_calls_are_reordered_by_the_rerank_model(openai_stub):
         _hit("Specifications: 220-240 V, 45 W.", 0.71),
         _hit("Replace it every 6 months.", 0.70),
     ]
-    assert [h.text for h in reranker.rerank("How often?", hits)][0] == "Replace it every 6 months."
+    assert reranker.rerank("How often?", hits)[0].text == "Replace it every 6 months."
     (sent,) = [r for r in openai_stub.requests if r["path"].endswith("rerank")]
     assert sent["query"] == "How often?" and len(sent["documents"]) == 2
 
