@@ -11,10 +11,11 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import audit, license, migrate, quarantine, sources, sql, store, up
+from cli import audit, keys, license, migrate, quarantine, sources, sql, store, up
 
 COMMANDS: tuple[ModuleType, ...] = (
     audit,
+    keys,
     license,
     migrate,
     quarantine,

@@ -13,6 +13,7 @@ from manualqa.config import Settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
+from serving.ratelimit import RateLimiter
 from sql.text_to_sql import TextToSql
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class AppState:
     retriever: Retriever
     engine: Engine
     text_to_sql: TextToSql
+    limiter: RateLimiter | None = None
+    jwt_key: str | None = None  # verifies bearer JWTs; None when they are not accepted
 
     async def follow_index(self) -> None:
         """Switch to each newly published snapshot, without blocking requests."""

@@ -5,17 +5,19 @@ import time
 from fastapi import APIRouter
 
 from manualqa.answering import answer_question
-from manualqa.index.base import SearchFilters
 from manualqa.questions import check_question
 from manualqa.usage import usage_scope
-from serving.deps import ClientIdDep, StateDep
+from serving.auth import AskCaller, ClientIdDep, visible_filters
+from serving.deps import StateDep
 from serving.schemas import AskRequest, AskResponse, CitationOut
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
 
 @router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskResponse:
+def ask(
+    body: AskRequest, state: StateDep, caller: AskCaller, client_id: ClientIdDep
+) -> AskResponse:
     """An answer composed from the manuals, citing manual, page and section; or an abstention."""
     started = time.perf_counter()
     question = check_question(body.question, state.settings.questions.max_chars)
@@ -26,7 +28,7 @@ def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskRespons
             state.llm,
             top_k=body.top_k,
             min_score=state.settings.retrieval.min_score,
-            filters=SearchFilters(vendor=body.vendor, product=body.product),
+            filters=visible_filters(caller, state, body.vendor, body.product),
         )
     return AskResponse(
         question=answer.question,

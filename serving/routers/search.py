@@ -4,7 +4,7 @@ import time
 
 from fastapi import APIRouter
 
-from manualqa.index.base import SearchFilters
+from serving.auth import SearchCaller, visible_filters
 from serving.deps import StateDep
 from serving.schemas import SearchRequest, SearchResponse, SearchResult
 
@@ -12,12 +12,11 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, state: StateDep) -> SearchResponse:
+def search(body: SearchRequest, state: StateDep, caller: SearchCaller) -> SearchResponse:
     """The best passages for a query, each with manual, page and section."""
     started = time.perf_counter()
-    hits = state.retriever.search(
-        body.query, body.top_k, SearchFilters(vendor=body.vendor, product=body.product)
-    )
+    filters = visible_filters(caller, state, body.vendor, body.product)
+    hits = state.retriever.search(body.query, body.top_k, filters)
     return SearchResponse(
         query=body.query,
         results=[SearchResult.model_validate(h) for h in hits],
