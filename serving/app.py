@@ -19,7 +19,7 @@ from manualqa.query_router import QueryRefused
 from manualqa.questions import QuestionRejected
 from manualqa.retrieval import QueryError, open_retriever
 from serving.auth import jwt_key
-from serving.errors import error_response, install_error_handlers
+from serving.errors import API_ERRORS, error_response, install_error_handlers
 from serving.middleware import BodyCapMiddleware, SecurityHeadersMiddleware
 from serving.ratelimit import RateLimiter
 from serving.routers import ask, catalog_sql, health, query, search, webhooks
@@ -99,11 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(search.router)
-    app.include_router(ask.router)
-    app.include_router(webhooks.router)
-    app.include_router(catalog_sql.router)
-    app.include_router(query.router)
+    for authenticated in (search.router, ask.router, catalog_sql.router, query.router):
+        app.include_router(authenticated, responses=API_ERRORS)
+    app.include_router(webhooks.router)  # authenticated by each partner's HMAC signature
 
     @app.exception_handler(QueryError)
     async def _bad_query(request: Request, exc: QueryError) -> JSONResponse:

@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from serving.schemas import ErrorResponse
+
 log = logging.getLogger(__name__)
 
 MAX_ERROR_BYTES = 3_500
@@ -36,6 +38,19 @@ CODES = {
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
+}
+
+
+WHY = {
+    401: "no credential, or an unknown, invalid or revoked one",
+    403: "the credential lacks the scope, or is restricted away from this",
+    413: "the body is over `serving.max_body_bytes`",
+    422: "the request is not valid: the fields, or a question the API refuses",
+    429: "the key's or the client IP's rate limit is spent; see Retry-After",
+    503: "no index snapshot is published yet, or the rate limiter's storage is down",
+}
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": why} for status, why in WHY.items()
 }
 
 

@@ -16,7 +16,11 @@ def healthz() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-@router.get("/readyz", response_model=ReadyResponse)
+@router.get(
+    "/readyz",
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse, "description": "not ready, and why"}},
+)
 def readyz(state: StateDep, response: Response) -> ReadyResponse:
     """Ready when an index snapshot is loaded and the catalog database answers."""
     detail: dict[str, str] = {}
