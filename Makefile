@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install up materialize test lint bench demo-corpus clean
+.PHONY: install up materialize test lint audit bench load-bench demo-corpus clean
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy manualqa sql manual_assets serving evals cli
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/bandit -c pyproject.toml -q -r manualqa sql manual_assets serving evals cli
+	$(MAKE) --no-print-directory audit
+
+## Known vulnerabilities in the installed dependencies (fails on any finding). Packages the
+## vulnerability service does not know (a registry mirror without it) are listed as skipped.
+audit: install
+	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable
 
 bench: install
 	$(PY) -m bench.run
