@@ -46,6 +46,10 @@ audit: install
 bench: install
 	$(PY) -m bench.run
 
+## Latency, throughput and errors under load, and zero failures through an index swap.
+load-bench: install
+	$(PY) -m bench.load
+
 ## Rebuild the demo manuals from demo_corpus/sources (the built files are committed).
 demo-corpus: install
 	$(PY) -m demo_corpus.build
