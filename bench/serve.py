@@ -16,6 +16,7 @@ import httpx
 from manualqa.config import PROJECT_ROOT, Settings
 from sql import db
 from sql.api_keys import create_key, revoke_key
+from sql.embedded import running_embedded_postgres, stop_embedded_postgres
 
 BENCH_ACTOR = "bench"
 
@@ -46,7 +47,22 @@ def served_api(
     settings: Settings, workers: int = 1, extra_env: dict[str, str] | None = None
 ) -> Iterator[ServedApi]:
     """uvicorn with `workers` processes on a free port, ready, with a search/ask key.
-    The rate limits are lifted for the run: the load comes from one IP and one key."""
+    The rate limits are lifted for the run: the load comes from one IP and one key. An
+    embedded PostgreSQL this starts is stopped afterwards."""
+    embedded = settings.state_path(settings.postgres.data_dir)
+    started_here = settings.database_url is None and running_embedded_postgres(embedded) is None
+    try:
+        with _served(settings, workers, extra_env) as api:
+            yield api
+    finally:
+        if started_here:
+            stop_embedded_postgres(embedded)
+
+
+@contextlib.contextmanager
+def _served(
+    settings: Settings, workers: int, extra_env: dict[str, str] | None
+) -> Iterator[ServedApi]:
     url = db.resolve_database_url(settings)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -79,7 +80,9 @@ def error_body(status: int, detail: Any) -> bytes:
     return body
 
 
-def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     response = JSONResponse(status_code=status, content=None, headers=headers)
     response.body = error_body(status, detail)
     response.headers["content-length"] = str(len(response.body))

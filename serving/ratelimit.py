@@ -48,6 +48,10 @@ class RateLimiter:
             MovingWindowRateLimiter(storage), parse(settings.per_key), parse(settings.per_ip)
         )
 
+    def available(self) -> bool:
+        """Whether the storage answers (Redis up), for readiness."""
+        return bool(self.limiter.storage.check())
+
     def check_ip(self, ip: str) -> None:
         self._hit(self.per_ip, "client IP", "ip", ip)
 

@@ -90,8 +90,10 @@ def test_counts_in_redis_are_shared_by_every_worker(demo_pipeline, url):
         client.close()
 
 
-def test_an_unreachable_limit_store_refuses_with_503(demo_pipeline, url):
+def test_an_unreachable_limit_store_refuses_with_503_and_is_not_ready(demo_pipeline, url):
     credential = make_key(url, ["search"])
     with _api(demo_pipeline, "10/minute", "10/minute", storage="redis://127.0.0.1:1/0") as api:
         response = api.post("/v1/search", json=SEARCH, headers=credential.headers)
+        ready = api.get("/readyz")
     assert response.status_code == 503 and response.json()["error"] == "unavailable"
+    assert ready.status_code == 503 and "rate_limits" in ready.json()["detail"]
