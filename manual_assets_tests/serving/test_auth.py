@@ -296,3 +296,10 @@ def test_responses_carry_security_headers(api, path):
     assert response.headers["x-frame-options"] == "DENY"
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_production_serves_neither_the_schema_nor_the_docs(settings):
+    production = settings.model_copy(update={"environment": "production"})
+    client = TestClient(create_app(production))  # not entered: routing only, no lifespan
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/docs").status_code == 404
