@@ -17,6 +17,7 @@ from manual_assets_tests.serving.conftest import Credential, make_key
 from manualqa.config import PROJECT_ROOT
 from manualqa.documents import slugify
 from serving.app import create_app
+from serving.auth import jwt_key
 from sql.api_keys import revoke_key
 from sql.db import make_engine, session_scope
 from sql.models import ApiKey
@@ -303,3 +304,15 @@ def test_production_serves_neither_the_schema_nor_the_docs(settings):
     client = TestClient(create_app(production))  # not entered: routing only, no lifespan
     assert client.get("/openapi.json").status_code == 404
     assert client.get("/docs").status_code == 404
+
+
+def test_the_jwt_key_comes_from_the_environment_or_a_file(tmp_path, monkeypatch, settings):
+    jwt_settings = settings.serving.jwt.model_copy(update={"key_env": "OTHER_JWT_KEY"})
+    monkeypatch.delenv("OTHER_JWT_KEY", raising=False)
+    with pytest.raises(ValueError, match="OTHER_JWT_KEY"):
+        jwt_key(jwt_settings)  # enabled without a key: the API refuses to start
+    key_file = tmp_path / "jwt.pem"
+    key_file.write_text("-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----\n")
+    monkeypatch.setenv("OTHER_JWT_KEY_FILE", str(key_file))
+    assert jwt_key(jwt_settings).startswith("-----BEGIN PUBLIC KEY-----")
+    assert jwt_key(jwt_settings.model_copy(update={"enabled": False})) is None
