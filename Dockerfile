@@ -1,9 +1,13 @@
 # syntax=docker/dockerfile:1.7
 # Two stages: build a virtualenv with every dependency, then copy it into a slim runtime
-# that runs as an unprivileged user. One image serves both roles:
-#   API:      docker run -p 8000:8000 -e DATABASE_URL=... IMAGE
-#   Dagster:  docker run -p 3000:3000 -e DATABASE_URL=... -e DAGSTER_POSTGRES_URL=... IMAGE \
+# that runs as an unprivileged user on a read-only root filesystem. Writable paths: /data
+# (a volume: index snapshots, objects, Dagster home) and /tmp (a tmpfs: caches, uploads).
+#   API:      docker run --read-only --tmpfs /tmp -v manualqa-data:/data -p 8000:8000 \
+#               -e DATABASE_URL=... IMAGE
+#   Dagster:  docker run --read-only --tmpfs /tmp -v manualqa-data:/data -p 3000:3000 \
+#               -e DATABASE_URL=... -e DAGSTER_POSTGRES_URL=... IMAGE \
 #               dagster dev -w workspace.yaml -h 0.0.0.0 -p 3000
+# Migrations run once, before the API starts: docker run ... IMAGE manualqa migrate
 
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
@@ -37,7 +41,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     MANUALQA_HOME=/app \
     MANUALQA_DATA_DIR=/data \
     MANUALQA_SERVING__HOST=0.0.0.0 \
-    DAGSTER_HOME=/data/dagster_home
+    DAGSTER_HOME=/data/dagster_home \
+    HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/cache \
+    HF_HOME=/tmp/cache/huggingface \
+    WEB_CONCURRENCY=2
 RUN groupadd --system --gid 10001 manualqa \
     && useradd --system --uid 10001 --gid manualqa --home-dir /app manualqa \
     && mkdir -p /data/dagster_home \
@@ -53,4 +61,7 @@ VOLUME ["/data"]
 EXPOSE 8000 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
-CMD ["uvicorn", "serving.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# uvicorn reads its worker count from WEB_CONCURRENCY; each worker opens the published index
+# itself. On SIGTERM it stops accepting, lets requests in flight finish (up to 20 s), then exits.
+CMD ["uvicorn", "serving.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
+     "--timeout-graceful-shutdown", "20", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]

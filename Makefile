@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install up materialize test lint bench demo-corpus clean
+.PHONY: install up materialize test lint audit bench load-bench demo-corpus clean
 
 install: $(STAMP)
 
@@ -35,9 +35,20 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy manualqa sql manual_assets serving evals cli
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/bandit -c pyproject.toml -q -r manualqa sql manual_assets serving evals cli
+	$(MAKE) --no-print-directory audit
+
+## Known vulnerabilities in the installed dependencies (fails on any finding). Packages the
+## vulnerability service does not know (a registry mirror without it) are listed as skipped.
+audit: install
+	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable
 
 bench: install
 	$(PY) -m bench.run
+
+## Latency, throughput and errors under load, and zero failures through an index swap.
+load-bench: install
+	$(PY) -m bench.load
 
 ## Rebuild the demo manuals from demo_corpus/sources (the built files are committed).
 demo-corpus: install

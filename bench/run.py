@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 from pypdf import PdfReader
 
+from bench.serve import served_api
 from evals.golden import load_golden_set
 from manualqa.chunking import chunk_manual
-from manualqa.config import PROJECT_ROOT, get_settings
+from manualqa.config import get_settings
 from manualqa.extraction import extract_manual
 from manualqa.llm import LLMClient
 from manualqa.llm.local_embedder import shared_minilm
@@ -105,67 +102,42 @@ def bench_retrieval(llm: LLMClient, questions: list[str], rounds: int) -> dict[s
 
 
 def bench_http(questions: list[str], rounds: int) -> dict[str, object]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "serving.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=dict(os.environ),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.5)
-            health = []
-            for _ in range(50):
+    with (
+        served_api(get_settings()) as api,
+        httpx.Client(base_url=api.base_url, timeout=30) as client,
+    ):
+        health = []
+        for _ in range(50):
+            started = time.perf_counter()
+            client.get("/healthz")
+            health.append(time.perf_counter() - started)
+        search: list[float] = []
+        ask: list[list[float]] = []  # per round: the first one meets every question anew
+        for _ in range(rounds):
+            for q in questions:
                 started = time.perf_counter()
-                client.get("/healthz")
-                health.append(time.perf_counter() - started)
-            search: list[float] = []
-            ask: list[list[float]] = []  # per round: the first one meets every question anew
-            for _ in range(rounds):
-                for q in questions:
-                    started = time.perf_counter()
-                    response = client.post("/v1/search", json={"query": q, "top_k": 5})
-                    search.append(time.perf_counter() - started)
-                    response.raise_for_status()
-                ask.append([])
-                for q in questions:
-                    started = time.perf_counter()
-                    response = client.post("/v1/ask", json={"question": q})
-                    ask[-1].append(time.perf_counter() - started)
-                    response.raise_for_status()
-        return {
-            "v1_search": _percentiles(search),
-            "v1_ask_first_round": _percentiles(ask[0]),
-            **(
-                {"v1_ask_later_rounds": _percentiles([s for r in ask[1:] for s in r])}
-                if len(ask) > 1
-                else {}
-            ),
-            "baseline_healthz": _percentiles(health),
-            "requests": len(search) + sum(len(r) for r in ask),
-        }
-    finally:
-        server.terminate()
-        server.wait(20)
+                response = client.post(
+                    "/v1/search", json={"query": q, "top_k": 5}, headers=api.headers
+                )
+                search.append(time.perf_counter() - started)
+                response.raise_for_status()
+            ask.append([])
+            for q in questions:
+                started = time.perf_counter()
+                response = client.post("/v1/ask", json={"question": q}, headers=api.headers)
+                ask[-1].append(time.perf_counter() - started)
+                response.raise_for_status()
+    return {
+        "v1_search": _percentiles(search),
+        "v1_ask_first_round": _percentiles(ask[0]),
+        **(
+            {"v1_ask_later_rounds": _percentiles([s for r in ask[1:] for s in r])}
+            if len(ask) > 1
+            else {}
+        ),
+        "baseline_healthz": _percentiles(health),
+        "requests": len(search) + sum(len(r) for r in ask),
+    }
 
 
 def main() -> None:

@@ -11,11 +11,12 @@ import logging
 from collections.abc import Sequence
 from types import ModuleType
 
-from cli import audit, evals, license, migrate, quarantine, sources, sql, store, up
+from cli import audit, evals, keys, license, migrate, quarantine, sources, sql, store, up
 
 COMMANDS: tuple[ModuleType, ...] = (
     audit,
     evals,
+    keys,
     license,
     migrate,
     quarantine,

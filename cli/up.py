@@ -41,6 +41,7 @@ from manual_assets.partitions import eval_weeks
 from manual_assets.resources import build_resources
 from manualqa.config import PROJECT_ROOT, Settings, get_settings
 from sql import db
+from sql.api_keys import create_key, verify_key
 from sql.embedded import stop_embedded_postgres
 
 log = logging.getLogger("manualqa.up")
@@ -49,6 +50,8 @@ T = TypeVar("T")
 RUN_TAGS = {"manualqa/trigger": "manualqa-up"}
 READY_TIMEOUT_S = 180.0
 STOP_GRACE_S = 30.0
+DEV_KEY_NAME = "development (manualqa up)"
+DEV_KEY_SCOPES = ["search", "ask", "sql"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             return 1 if summary["failed"] else 0
         if summary["failed"]:
             log.warning("some manuals failed; serving the rest")
-        return serve(settings, stop)
+        return serve(settings, stop, development_key(settings))
     finally:
         stop_embedded(settings)
 
@@ -205,7 +208,26 @@ def _off_main_thread(work: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def serve(settings: Settings, stop: StopSignals) -> int:
+def development_key(settings: Settings) -> str | None:
+    """The API key the quick start prints: kept in the data dir (mode 0600) and reused
+    while it is valid, created when missing or revoked. None outside development."""
+    if settings.environment != "development":
+        return None
+    path = settings.state_path(Path("dev-api-key"))
+    engine = db.make_engine(db.resolve_database_url(settings))
+    try:
+        with db.session_scope(engine) as session:
+            if path.exists() and verify_key(session, path.read_text().strip()):
+                return path.read_text().strip()
+            _, key = create_key(session, DEV_KEY_NAME, DEV_KEY_SCOPES, "manualqa up")
+    finally:
+        engine.dispose()
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
+
+
+def serve(settings: Settings, stop: StopSignals, api_key: str | None) -> int:
     """Run the Dagster UI and the API until a stop is requested or one of them exits."""
     python = sys.executable
     commands = {
@@ -217,6 +239,9 @@ def serve(settings: Settings, stop: StopSignals) -> int:
         "api": [
             python, "-m", "uvicorn", "serving.app:create_app", "--factory",
             "--host", settings.serving.host, "--port", str(settings.serving.port),
+            "--workers", str(settings.serving.workers),
+            # On SIGTERM: stop accepting, let requests in flight finish, within our grace.
+            "--timeout-graceful-shutdown", str(int(STOP_GRACE_S * 2 / 3)),
         ],
     }  # fmt: skip
     # Each server leads a process group of its own, so stopping it also reaches what it
@@ -235,7 +260,7 @@ def serve(settings: Settings, stop: StopSignals) -> int:
                     return 0
                 log.error("%s did not answer; see the output above", url)
                 return 1
-        print("\n".join(banner(settings, ui, api)), flush=True)  # noqa: T201 - the command's output
+        print("\n".join(banner(settings, ui, api, api_key)), flush=True)  # noqa: T201 - the command's output
         while not stop.wait(1.0):
             exited = [name for name, child in children.items() if child.poll() is not None]
             if exited:
@@ -255,7 +280,7 @@ def wait_http(
         if any(child.poll() is not None for child in children.values()):
             return False
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:  # nosec B310 - http:// built here
                 if response.status == 200:
                     return True
         except OSError:
@@ -285,18 +310,21 @@ def stop_children(
         child.wait()
 
 
-def banner(settings: Settings, ui: str, api: str) -> list[str]:
+def banner(settings: Settings, ui: str, api: str, api_key: str | None) -> list[str]:
     """The lines printed once both servers answer."""
     questions = load_golden_set(settings.resolve(settings.evals.golden_set))
     sample = next(q.question for q in questions if q.answerable)
     body = json.dumps({"question": sample})
+    auth = f"Bearer {api_key}" if api_key else "Bearer $MANUALQA_API_KEY"
     return [
         "",
         "Manual QA is up.",
         f"  Dagster UI : {ui}   (assets, partitions, checks, eval_scores, runs)",
         f"  API        : {api}/docs",
+        f"  API key    : {api_key or '(create one: manualqa keys create NAME --scope ask)'}",
         "  Ask it:",
-        f"    curl -s {api}/v1/ask -H 'content-type: application/json' -d '{body}'",
+        f"    curl -s {api}/v1/ask -H 'authorization: {auth}' \\",
+        f"      -H 'content-type: application/json' -d '{body}'",
         "Press Ctrl-C to stop.",
     ]
 

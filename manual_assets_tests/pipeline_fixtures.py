@@ -53,7 +53,11 @@ def pipeline_settings(data_dir: Path, folder: Path, database_url: str, **extra) 
         data_dir=data_dir,
         database_url=database_url,
         sources={"folder": {"path": folder}},
-        serving={"reload_interval_s": 0.2},
+        # Budgets the serving tests' loops stay within; test_rate_limits sets tight ones.
+        serving={
+            "reload_interval_s": 0.2,
+            "rate_limits": {"per_key": "100000/minute", "per_ip": "100000/minute"},
+        },
         **extra,
     )
 

@@ -365,10 +365,55 @@ class CheckSettings(BaseModel):
     max_short_chunk_share: float = Field(0.25, ge=0.0, le=1.0)
 
 
+class JwtSettings(BaseModel):
+    """Bearer JSON Web Tokens from an identity provider, accepted beside API keys.
+
+    The verification key (an HMAC secret or a PEM public key) is a secret: it is read
+    from the environment variable named by `key_env`, or from `<key_env>_FILE`. Scopes
+    come from the `scope` claim (space-separated), vendor and product restrictions from
+    the `vendors` and `products` claims (lists of slugs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    issuer: str | None = None
+    audience: str | None = None
+    algorithms: list[str] = ["RS256"]
+    key_env: str = "MANUALQA_JWT_KEY"
+    leeway_s: int = Field(30, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _issuer_and_audience_when_enabled(self) -> JwtSettings:
+        if self.enabled and not (self.issuer and self.audience):
+            raise ValueError("serving.jwt.enabled needs serving.jwt.issuer and .audience")
+        if any(a.lower() == "none" for a in self.algorithms):
+            raise ValueError("serving.jwt.algorithms may not include 'none'")
+        return self
+
+
+class RateLimitSettings(BaseModel):
+    """Requests allowed per API key and per client IP, as `limits` strings ("60/minute").
+
+    Counted in Redis when `storage` is a redis:// URL (shared by every worker and
+    replica), else in each process's memory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    per_key: str = "120/minute"
+    per_ip: str = "300/minute"
+    storage: str = "memory://"
+
+
 class ServingSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(1, ge=1, le=64)  # uvicorn worker processes of `manualqa up`
     reload_interval_s: float = Field(2.0, gt=0)
+    max_body_bytes: int = Field(65_536, ge=1_024)  # JSON bodies; webhooks have their own cap
+    cors_origins: list[str] = []  # browser origins allowed to call the API; none by default
+    jwt: JwtSettings = JwtSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
 
 
 class DagsterSettings(BaseModel):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from manualqa.answer import build_engine
@@ -18,6 +19,10 @@ from manualqa.llm import LLMClient
 from manualqa.query_router import QueryRefused
 from manualqa.questions import QuestionRejected
 from manualqa.retrieval import QueryError, open_retriever
+from serving.auth import jwt_key
+from serving.errors import API_ERRORS, error_response, install_error_handlers
+from serving.middleware import BodyCapMiddleware, SecurityHeadersMiddleware
+from serving.ratelimit import RateLimiter
 from serving.routers import ask, catalog_sql, health, query, search, webhooks
 from serving.state import AppState
 from sql import catalog, db
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def build_state(settings: Settings) -> AppState:
+    key = jwt_key(settings.serving.jwt)  # refuse to start without it, before anything opens
     url = db.resolve_database_url(settings)
     db.check_schema(url)  # `manualqa migrate` changes the schema; the API only uses it
     engine = db.make_engine(url)
@@ -52,6 +58,8 @@ def build_state(settings: Settings) -> AppState:
         answers=answers,
         engine=engine,
         text_to_sql=text_to_sql,
+        limiter=RateLimiter.from_settings(settings.serving.rate_limits),
+        jwt_key=key,
     )
 
 
@@ -71,38 +79,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await follower
             state.close()
 
+    public_docs = settings.environment != "production"
     app = FastAPI(
         title="Manual QA",
         version="0.1.0",
         summary="Search and cited answers over product owner manuals.",
         lifespan=lifespan,
+        docs_url="/docs" if public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if public_docs else None,
     )
+    serving = settings.serving
+    # Added innermost first: the security headers wrap every response, the 413 included.
+    app.add_middleware(
+        BodyCapMiddleware, max_bytes=serving.max_body_bytes, exempt_prefixes=["/v1/webhooks/"]
+    )
+    if serving.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=serving.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "X-Client-Id", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(search.router)
-    app.include_router(ask.router)
-    app.include_router(webhooks.router)
-    app.include_router(catalog_sql.router)
-    app.include_router(query.router)
+    for authenticated in (search.router, ask.router, catalog_sql.router, query.router):
+        app.include_router(authenticated, responses=API_ERRORS)
+    app.include_router(webhooks.router)  # authenticated by each partner's HMAC signature
 
     @app.exception_handler(QueryError)
     async def _bad_query(request: Request, exc: QueryError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        return error_response(422, str(exc))
 
     @app.exception_handler(QuestionRejected)
     async def _bad_question(request: Request, exc: QuestionRejected) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        return error_response(422, str(exc))
 
     @app.exception_handler(CatalogQuestionRefused)
     async def _sql_refused(request: Request, exc: CatalogQuestionRefused) -> JSONResponse:
         detail = {"reason": exc.reason, "stage": exc.stage}
-        return JSONResponse(status_code=422, content={"detail": detail})
+        return error_response(422, detail)
 
     @app.exception_handler(QueryRefused)
     async def _query_refused(request: Request, exc: QueryRefused) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        return error_response(422, str(exc))
 
     @app.exception_handler(IndexNotPublished)
     async def _no_index(request: Request, exc: IndexNotPublished) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": str(exc)})
+        return error_response(503, str(exc))
 
     return app

@@ -16,8 +16,6 @@ from serving.state import AppState
 from sql import ingest
 from sql.db import session_scope
 
-ANONYMOUS = "anonymous"
-
 
 def servable_filters(state: AppState, filters: SearchFilters) -> SearchFilters:
     """`filters` that also leave out every manual whose text may not be served now."""
@@ -27,11 +25,11 @@ def servable_filters(state: AppState, filters: SearchFilters) -> SearchFilters:
 
 
 def audit_text_reads(
-    state: AppState, client_id: str | None, action: str, manual_keys: Iterable[str]
+    state: AppState, client_id: str, action: str, manual_keys: Iterable[str]
 ) -> None:
     """One audit row per manual whose passages a response carried, naming the caller."""
     served = Counter(manual_keys)
     if not served:
         return
     with session_scope(state.engine) as session:
-        ingest.record_text_reads(session, client_id or ANONYMOUS, action, served)
+        ingest.record_text_reads(session, client_id, action, served)

@@ -171,3 +171,16 @@ class QueryResponse(BaseModel):
     model: str
     cost_usd: float | None
     took_ms: float
+
+
+class FieldError(BaseModel):
+    loc: list[str] = Field(description="Where in the request: body, field name, index.")
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error has this shape; it never echoes the request."""
+
+    error: str = Field(description="A machine-readable code: unauthorized, rate_limited, …")
+    detail: str | list[FieldError] | dict[str, Any]

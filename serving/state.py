@@ -14,6 +14,7 @@ from manualqa.config import Settings
 from manualqa.index.qdrant_local import QdrantSnapshotReader
 from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
+from serving.ratelimit import RateLimiter
 from sql import catalog
 from sql.db import session_scope
 from sql.text_to_sql import TextToSql
@@ -30,6 +31,8 @@ class AppState:
     answers: AnswerEngine
     engine: Engine
     text_to_sql: TextToSql
+    limiter: RateLimiter | None = None
+    jwt_key: str | None = None  # verifies bearer JWTs; None when they are not accepted
 
     async def follow_index(self) -> None:
         """Switch to each newly published snapshot, without blocking requests."""

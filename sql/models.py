@@ -394,3 +394,25 @@ class LLMCallRecord(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)  # null: no price known
     cached: Mapped[bool] = mapped_column(server_default=false())
     latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class ApiKey(Base):
+    """A client's API key: only a SHA-256 hash of its secret is stored. `vendors` and
+    `products` (slugs), when not empty, are the only manuals the key may see."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("cardinality(scopes) > 0", name="has_scopes"),
+        Index("ix_api_keys_revoked_at", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)  # public half of the key
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    vendors: Mapped[list[str]] = mapped_column(ARRAY(String(200)), server_default=text("'{}'"))
+    products: Mapped[list[str]] = mapped_column(ARRAY(String(200)), server_default=text("'{}'"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_by: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]

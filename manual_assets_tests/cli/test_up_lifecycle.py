@@ -4,7 +4,9 @@ and ports; afterwards no process it started and no embedded PostgreSQL is left."
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -189,8 +192,27 @@ def _serve(site: Site, name: str) -> Up:
     return up
 
 
+def _post(url: str, body: dict, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
 def test_sigterm_while_serving_stops_everything(site):
     up = _serve(site, "sigterm")  # /readyz answers: the stopped catch-up was resumed
+    # The banner's development key answers the sample query; without a key, nothing does.
+    printed = re.search(r"API key\s*:\s*(mqa_\S+)", up.output())
+    assert printed, up.output()[-2000:]
+    assert f"authorization: Bearer {printed[1]}" in up.output()
+    question = {"question": "What is the default password of the AquaSense IC-6 setup network?"}
+    auth = {"authorization": f"Bearer {printed[1]}"}
+    assert _post(f"{up.api}/v1/ask", question, auth) == 200
+    assert _post(f"{up.api}/v1/ask", question, {}) == 401
     _stop_and_check(up, site, [signal.SIGTERM])
 
 

@@ -17,8 +17,8 @@ PRIVATE_MANUAL = "nordlys-audio__tt-3__service-manual"  # is_public=false in the
 
 
 @pytest.fixture(scope="module")
-def api(demo_pipeline):
-    with TestClient(create_app(demo_pipeline.settings)) as client:
+def api(demo_pipeline, api_key):
+    with TestClient(create_app(demo_pipeline.settings), headers=api_key.headers) as client:
         yield client
 
 

@@ -9,7 +9,7 @@ from serving.app import create_app
 REDIS_URL = "redis://127.0.0.1:6379/9"  # this suite's own database number
 
 
-def test_a_repeated_ask_is_served_from_redis(demo_pipeline):
+def test_a_repeated_ask_is_served_from_redis(demo_pipeline, api_key):
     client = redis.Redis.from_url(REDIS_URL)
     settings = demo_pipeline.settings.model_copy(
         update={
@@ -23,7 +23,7 @@ def test_a_repeated_ask_is_served_from_redis(demo_pipeline):
         client.delete(key)
     try:
         before = set(client.scan_iter("manualqa:llm:chat:*"))
-        with TestClient(create_app(settings)) as api:
+        with TestClient(create_app(settings), headers=api_key.headers) as api:
             first = api.post("/v1/ask", json={"question": question}).json()
             second = api.post("/v1/ask", json={"question": question}).json()
         new_keys = set(client.scan_iter("manualqa:llm:chat:*")) - before

@@ -14,8 +14,8 @@ INJECTED_MANUAL = "verdant-garden-tech__rm-500__owners-manual"
 
 
 @pytest.fixture(scope="module")
-def api(demo_pipeline):
-    with TestClient(create_app(demo_pipeline.settings)) as client:
+def api(demo_pipeline, api_key):
+    with TestClient(create_app(demo_pipeline.settings), headers=api_key.headers) as client:
         yield client
 
 
@@ -80,7 +80,7 @@ def test_query_composes_both_parts_with_one_citation_model(api):
     assert "[T1]" in body["answer"] and "[1]" in body["answer"]
 
 
-def test_costs_are_recorded_per_client(api, demo_pipeline):
+def test_costs_are_recorded_per_client(api, demo_pipeline, api_key):
     api.post(
         "/v1/ask",
         json={"question": "How do I clean the pre-filter of the AC-200?"},
@@ -93,7 +93,7 @@ def test_costs_are_recorded_per_client(api, demo_pipeline):
             partitions = {t.key for t in usage_by(session, "partition")}
     finally:
         engine.dispose()
-    assert totals["client-costs"].calls >= 1
+    assert totals[f"key:{api_key.key_id}/client-costs"].calls >= 1
     assert set(demo_pipeline.keys) <= partitions  # the pipeline's embedding calls
 
 

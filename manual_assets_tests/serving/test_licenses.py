@@ -19,8 +19,8 @@ QUESTION = "How often should I replace the HEPA filter on the AC-200?"
 
 
 @pytest.fixture(scope="module")
-def api(demo_pipeline):
-    with TestClient(create_app(demo_pipeline.settings)) as client:
+def api(demo_pipeline, api_key):
+    with TestClient(create_app(demo_pipeline.settings), headers=api_key.headers) as client:
         yield client
 
 
@@ -85,14 +85,14 @@ def test_an_expired_license_is_withheld_and_a_future_expiry_is_not(api, engine):
         assert MANUAL in _search_manuals(api)
 
 
-def test_every_response_carrying_text_is_audited_with_caller_and_manual(api, engine):
+def test_every_response_carrying_text_is_audited_with_caller_and_manual(api, engine, api_key):
     headers = {"x-client-id": "audit-reader"}
     hits = api.post("/v1/search", json={"query": QUESTION}, headers=headers).json()["results"]
     cited = api.post("/v1/ask", json={"question": QUESTION}, headers=headers).json()["citations"]
     with session_scope(engine) as session:
         rows = session.execute(
             select(AuditLog.action, AuditLog.subject, AuditLog.detail).where(
-                AuditLog.actor == "audit-reader"
+                AuditLog.actor == f"key:{api_key.key_id}/audit-reader"
             )
         ).all()
     searched = {r.subject: r.detail["passages"] for r in rows if r.action == "text.read.search"}

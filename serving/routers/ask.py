@@ -4,10 +4,10 @@ import time
 
 from fastapi import APIRouter
 
-from manualqa.index.base import SearchFilters
 from manualqa.questions import check_question
 from manualqa.usage import usage_scope
-from serving.deps import ClientIdDep, StateDep
+from serving.auth import AskCaller, ClientIdDep, visible_filters
+from serving.deps import StateDep
 from serving.licensing import audit_text_reads, servable_filters
 from serving.schemas import AskRequest, AskResponse, CitationOut
 
@@ -15,14 +15,16 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 
 
 @router.post("/ask", response_model=AskResponse)
-def ask(body: AskRequest, state: StateDep, client_id: ClientIdDep) -> AskResponse:
+def ask(
+    body: AskRequest, state: StateDep, caller: AskCaller, client_id: ClientIdDep
+) -> AskResponse:
     """An answer composed from the manuals, citing manual, page and section; or an abstention."""
     started = time.perf_counter()
     question = check_question(body.question, state.settings.questions.max_chars)
     with usage_scope(client_id=client_id):
         answer = state.answers.answer(
             question,
-            servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product)),
+            servable_filters(state, visible_filters(caller, state, body.vendor, body.product)),
             body.top_k,
         )
     audit_text_reads(state, client_id, "text.read.ask", [c.manual_key for c in answer.citations])

@@ -2,21 +2,30 @@
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent, generate_sql
 from manualqa.usage import add_costs, usage_scope
-from serving.deps import ClientIdDep, StateDep
-from serving.licensing import ANONYMOUS
+from serving.auth import ClientIdDep, Principal, SqlCaller
+from serving.deps import StateDep
 from serving.schemas import RowCitationOut, SqlRequest, SqlResponse
 from serving.state import AppState
 from sql.text_to_sql import CatalogAnswer
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
+RESTRICTED = "catalog questions need a credential not restricted to vendors or products"
 
 
-def answer_from_catalog(state: AppState, question: str, client_id: str | None) -> CatalogAnswer:
+def catalog_refusal(caller: Principal) -> str | None:
+    """Why this caller may not query the catalog, or None. The catalog lists every
+    vendor's manuals, so a vendor- or product-restricted credential may not."""
+    if not caller.allows("sql"):
+        return "this credential lacks the 'sql' scope"
+    return RESTRICTED if caller.restricted else None
+
+
+def answer_from_catalog(state: AppState, question: str, client_id: str) -> CatalogAnswer:
     """The text-to-SQL path with this app's `router` and `sql` roles."""
     llm = state.llm
     return state.text_to_sql.answer(
@@ -25,7 +34,7 @@ def answer_from_catalog(state: AppState, question: str, client_id: str | None) -
         generate=lambda q, schema, names: generate_sql(
             llm, q, ddl=schema.ddl, columns=schema.columns, values=names
         ),
-        actor=client_id or ANONYMOUS,
+        actor=client_id,
     )
 
 
@@ -48,13 +57,18 @@ def sql_response(answer: CatalogAnswer, took_ms: float) -> SqlResponse:
 
 
 @router.post("/sql", response_model=SqlResponse)
-def catalog_question(body: SqlRequest, state: StateDep, client_id: ClientIdDep) -> SqlResponse:
+def catalog_question(
+    body: SqlRequest, state: StateDep, caller: SqlCaller, client_id: ClientIdDep
+) -> SqlResponse:
     """Rows from the catalog for a question about it; each row cites its table and keys.
 
     A question that is not about the catalog, a statement the guard refuses, or one
     the offline SQL model cannot write gets a 422 with the reason (and an audit row).
     """
     started = time.perf_counter()
+    refusal = catalog_refusal(caller)
+    if refusal:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=refusal)
     question = check_question(body.question, state.settings.questions.max_chars)
     with usage_scope(client_id=client_id):
         answer = answer_from_catalog(state, question, client_id)

@@ -16,9 +16,14 @@ def healthz() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-@router.get("/readyz", response_model=ReadyResponse)
+@router.get(
+    "/readyz",
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse, "description": "not ready, and why"}},
+)
 def readyz(state: StateDep, response: Response) -> ReadyResponse:
-    """Ready when an index snapshot is loaded and the catalog database answers."""
+    """Ready when an index snapshot is loaded, and the catalog database and the rate
+    limiter's storage answer."""
     detail: dict[str, str] = {}
     points: int | None = None
     try:
@@ -32,7 +37,10 @@ def readyz(state: StateDep, response: Response) -> ReadyResponse:
     except Exception as exc:  # any driver error means "not ready", reported as is
         database = False
         detail["database"] = f"{type(exc).__name__}: {exc}"[:300]
-    ready = points is not None and database
+    limits = state.limiter is None or state.limiter.available()
+    if not limits:
+        detail["rate_limits"] = "the rate limiter's storage does not answer"
+    ready = points is not None and database and limits
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return ReadyResponse(

@@ -4,14 +4,14 @@ import time
 
 from fastapi import APIRouter
 
-from manualqa.index.base import SearchFilters
 from manualqa.query_router import CatalogPart, compose, format_rows, route_query
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent
 from manualqa.usage import add_costs, usage_scope
-from serving.deps import ClientIdDep, StateDep
-from serving.licensing import audit_text_reads, servable_filters
-from serving.routers.catalog_sql import answer_from_catalog, sql_response
+from serving.auth import AskCaller, ClientIdDep, visible_filters
+from serving.deps import StateDep
+from serving.licensing import audit_text_reads
+from serving.routers.catalog_sql import answer_from_catalog, catalog_refusal, sql_response
 from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse
 from sql.text_to_sql import CatalogQuestionRefused
 
@@ -19,13 +19,19 @@ router = APIRouter(prefix="/v1", tags=["answers"])
 
 
 @router.post("/query", response_model=QueryResponse)
-def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryResponse:
+def query(
+    body: QueryRequest, state: StateDep, caller: AskCaller, client_id: ClientIdDep
+) -> QueryResponse:
     """Classifies the question, runs the catalog part, the manual part or both, and
     composes one answer: `[T<n>]` cites catalog rows, `[<n>]` cites manual passages."""
     started = time.perf_counter()
     question = check_question(body.question, state.settings.questions.max_chars)
+    refusal = catalog_refusal(caller)
+    filters = visible_filters(caller, state, body.vendor, body.product)
 
     def ask_catalog(q: str) -> CatalogPart:
+        if refusal:
+            return CatalogPart(rows_text="", result=None, cost_usd=0.0, refused=refusal)
         try:
             answer = answer_from_catalog(state, q, client_id)
         except CatalogQuestionRefused as exc:
@@ -41,7 +47,7 @@ def query(body: QueryRequest, state: StateDep, client_id: ClientIdDep) -> QueryR
             ask_catalog=ask_catalog,
             ask_manuals=lambda q: state.answers.answer(
                 q,
-                servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product)),
+                filters,
                 body.top_k,
             ),
             compose_parts=lambda q, rows, manual: compose(state.llm, q, rows, manual),

@@ -4,8 +4,8 @@ import time
 
 from fastapi import APIRouter
 
-from manualqa.index.base import SearchFilters
-from serving.deps import ClientIdDep, StateDep
+from serving.auth import ClientIdDep, SearchCaller, visible_filters
+from serving.deps import StateDep
 from serving.licensing import audit_text_reads, servable_filters
 from serving.schemas import SearchRequest, SearchResponse, SearchResult
 
@@ -13,11 +13,13 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, state: StateDep, client_id: ClientIdDep) -> SearchResponse:
+def search(
+    body: SearchRequest, state: StateDep, caller: SearchCaller, client_id: ClientIdDep
+) -> SearchResponse:
     """The best passages for a query, each with manual, page and section, from manuals
-    whose license allows serving now."""
+    the caller may see and whose license allows serving now."""
     started = time.perf_counter()
-    filters = servable_filters(state, SearchFilters(vendor=body.vendor, product=body.product))
+    filters = servable_filters(state, visible_filters(caller, state, body.vendor, body.product))
     hits = state.retriever.search(body.query, body.top_k, filters)
     audit_text_reads(state, client_id, "text.read.search", [h.manual_key for h in hits])
     return SearchResponse(

@@ -1,0 +1,103 @@
+"""The API as the benchmarks run it: uvicorn in a child process, and a key to call it with."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from manualqa.config import PROJECT_ROOT, Settings
+from sql import db
+from sql.api_keys import create_key, revoke_key
+from sql.embedded import running_embedded_postgres, stop_embedded_postgres
+
+BENCH_ACTOR = "bench"
+
+
+@dataclass(frozen=True)
+class ServedApi:
+    base_url: str
+    headers: dict[str, str]
+    database_url: str
+
+
+@contextlib.contextmanager
+def bench_key(database_url: str, scopes: list[str]) -> Iterator[dict[str, str]]:
+    """A key for the run, revoked afterwards."""
+    engine = db.make_engine(database_url)
+    with db.session_scope(engine) as session:
+        record, key = create_key(session, "benchmark", scopes, BENCH_ACTOR)
+    try:
+        yield {"Authorization": f"Bearer {key}"}
+    finally:
+        with db.session_scope(engine) as session:
+            revoke_key(session, record.key_id, BENCH_ACTOR)
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def served_api(
+    settings: Settings, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[ServedApi]:
+    """uvicorn with `workers` processes on a free port, ready, with a search/ask key.
+    The rate limits are lifted for the run: the load comes from one IP and one key. An
+    embedded PostgreSQL this starts is stopped afterwards."""
+    embedded = settings.state_path(settings.postgres.data_dir)
+    started_here = settings.database_url is None and running_embedded_postgres(embedded) is None
+    try:
+        with _served(settings, workers, extra_env) as api:
+            yield api
+    finally:
+        if started_here:
+            stop_embedded_postgres(embedded)
+
+
+@contextlib.contextmanager
+def _served(
+    settings: Settings, workers: int, extra_env: dict[str, str] | None
+) -> Iterator[ServedApi]:
+    url = db.resolve_database_url(settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MANUALQA_SERVING__RATE_LIMITS__PER_KEY": "100000000/minute",
+        "MANUALQA_SERVING__RATE_LIMITS__PER_IP": "100000000/minute",
+        **(extra_env or {}),
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
+        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, server)
+        with bench_key(url, ["search", "ask", "sql"]) as headers:
+            yield ServedApi(base, headers, url)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the API exited with {server.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{base}/readyz did not answer 200 within {timeout_s} s")
