@@ -27,6 +27,9 @@ COMMANDS: tuple[ModuleType, ...] = (
 )
 
 
+LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="manualqa", description="Manual QA: pipeline, catalog and API operations."
@@ -44,5 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    if not args.verbose:  # LiteLLM logs every call at INFO, to standard output
+        for name in LITELLM_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     status: int = args.handler(args)
     return status
