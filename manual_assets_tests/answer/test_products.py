@@ -4,7 +4,7 @@ from manualqa.documents import ManualProfile
 POE = ManualProfile(
     "poe",
     "Olimex",
-    "ESP32-POE development board (PoE)",
+    "ESP32-POE / ESP32-POE-ISO development board (PoE)",
     "ESP32-POE user manual",
     model_mentions=model_mentions("ESP32-PoE-ISO " * 6 + "ESP32 " * 10 + "GPIO12 " * 5),
 )
@@ -57,3 +57,7 @@ def test_display_name_is_short_and_names_the_vendor():
 
 def test_a_name_inside_a_compound_word_counts():
     assert DIRECTORY.scope("Does the OLIMEX-ESP32-GATEWAY boot from SD?") == ("gateway",)
+
+
+def test_a_feature_in_a_product_descriptions_parenthesis_names_nothing():
+    assert DIRECTORY.scope("How do I power the ESP32-GATEWAY over PoE?") == ("gateway",)

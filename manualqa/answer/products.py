@@ -70,7 +70,7 @@ class Mention:
 def _phrases(text: str) -> list[tuple[str, bool]]:
     """Names in a product name or title: its word n-grams without generic words at either
     end, the hyphen prefixes of model numbers (`ESP32` of `ESP32-POE`), and the model
-    numbers in a parenthesis (a description: its plain words name nothing)."""
+    numbers in a parenthesis (a description: its other words, even `PoE`, name nothing)."""
     words = _WORD_RE.findall(_PARENTHESES_RE.sub(" ", text))
     out = []
     for n in range(1, MAX_NGRAM + 1):
@@ -82,7 +82,7 @@ def _phrases(text: str) -> list[tuple[str, bool]]:
                 continue
             out.append((" ".join(gram), any(_is_case_free(w) for w in gram)))
     described = _WORD_RE.findall(" ".join(_PARENTHESES_RE.findall(text)))
-    out += [(w, True) for w in described if _is_case_free(w)]
+    out += [(w, True) for w in described if any(ch.isdigit() for ch in w)]
     for word in words + described:
         parts = word.split("-")
         for end in range(1, len(parts)):
