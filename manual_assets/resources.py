@@ -35,12 +35,14 @@ from manualqa.config import (
     ChunkingSettings,
     EmbeddingSettings,
     FolderSourceSettings,
+    IndexSettings,
     LLMRoleSettings,
     LLMSettings,
     ObjectStoreSettings,
     Settings,
 )
-from manualqa.index.qdrant_local import QdrantSnapshotReader, QdrantSnapshotWriter
+from manualqa.index import open_index
+from manualqa.index.base import IndexReader, IndexWriter
 from manualqa.objectstore import ObjectStore, open_object_store, raw_key, stage_key
 from manualqa.sources import FolderConnector
 from manualqa.sources.registry import folder_connector
@@ -235,19 +237,23 @@ class QualityResource(dg.ConfigurableResource):
 
 
 class VectorIndexResource(dg.ConfigurableResource):
-    """Qdrant local mode, published as snapshots the API hot-reloads."""
+    """The configured vector index (`index.backend`): a writer for the assets, readers
+    for the checks."""
 
-    path: str
-    collection: str
+    index: str  # IndexSettings as JSON, its path made absolute
     dimension: int
 
-    def writer(self) -> QdrantSnapshotWriter:
-        return QdrantSnapshotWriter(Path(self.path), self.collection, self.dimension)
+    def _settings(self) -> Settings:
+        return Settings(
+            index=IndexSettings.model_validate_json(self.index),
+            embedding={"dimension": self.dimension},
+        )
 
-    def reader(self) -> QdrantSnapshotReader:
-        reader = QdrantSnapshotReader(Path(self.path), self.collection)
-        reader.refresh()
-        return reader
+    def writer(self) -> IndexWriter:
+        return open_index(self._settings()).writer()
+
+    def reader(self) -> IndexReader:
+        return open_index(self._settings()).reader()
 
 
 def build_resources(
@@ -304,8 +310,9 @@ def build_resources(
             max_short_chunk_share=settings.checks.max_short_chunk_share,
         ),
         "vector_index": VectorIndexResource(
-            path=str(settings.state_path(settings.index.path)),
-            collection=settings.index.collection,
+            index=settings.index.model_copy(
+                update={"path": settings.state_path(settings.index.path), "api_key": None}
+            ).model_dump_json(),
             dimension=settings.embedding.dimension,
         ),
     }

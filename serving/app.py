@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from manualqa.config import Settings, get_settings
-from manualqa.index.qdrant_local import IndexNotPublished
+from manualqa.index.base import IndexNotPublished
 from manualqa.llm import LLMClient
 from manualqa.query_router import QueryRefused
 from manualqa.questions import QuestionRejected
@@ -35,7 +35,7 @@ def build_state(settings: Settings) -> AppState:
     llm.embed(["warm-up"])  # load the embedding model before the first request
     retriever, index = open_retriever(settings, llm)
     if index.version is None:
-        log.warning("no index snapshot published yet; /readyz stays 503 until one is")
+        log.warning("no index published yet; /readyz stays 503 until one is")
     text_to_sql = TextToSql(
         engine, make_readonly_engine(readonly_url(settings, url)), settings.text_to_sql
     )

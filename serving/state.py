@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from manualqa.config import Settings
-from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.index.base import IndexReader
 from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
 from sql.text_to_sql import TextToSql
@@ -22,18 +22,18 @@ log = logging.getLogger(__name__)
 class AppState:
     settings: Settings
     llm: LLMClient
-    index: QdrantSnapshotReader
+    index: IndexReader
     retriever: Retriever
     engine: Engine
     text_to_sql: TextToSql
 
     async def follow_index(self) -> None:
-        """Switch to each newly published snapshot, without blocking requests."""
+        """Switch to each newly published index version, without blocking requests."""
         while True:
             await asyncio.sleep(self.settings.serving.reload_interval_s)
             try:
                 await asyncio.to_thread(self.index.refresh)
-            except Exception:  # keep serving the snapshot we have; the next tick retries
+            except Exception:  # keep serving the version we have; the next tick retries
                 log.exception("index refresh failed")
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 
-from manualqa.index.qdrant_local import IndexNotPublished
+from manualqa.index.base import IndexNotPublished
 from serving.deps import StateDep
 from serving.schemas import HealthResponse, ReadyResponse
 
@@ -18,7 +18,7 @@ def healthz() -> HealthResponse:
 
 @router.get("/readyz", response_model=ReadyResponse)
 def readyz(state: StateDep, response: Response) -> ReadyResponse:
-    """Ready when an index snapshot is loaded and the catalog database answers."""
+    """Ready when a published index is loaded and the catalog database answers."""
     detail: dict[str, str] = {}
     points: int | None = None
     try:
