@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -238,16 +239,23 @@ class QualityResource(dg.ConfigurableResource):
 
 class VectorIndexResource(dg.ConfigurableResource):
     """The configured vector index (`index.backend`): a writer for the assets, readers
-    for the checks."""
+    for the checks. A PostgreSQL index lives in the catalog database."""
 
     index: str  # IndexSettings as JSON, its path made absolute
     dimension: int
+    postgres_data_dir: str
+    database: str
 
     def _settings(self) -> Settings:
-        return Settings(
+        settings = Settings(
             index=IndexSettings.model_validate_json(self.index),
             embedding={"dimension": self.dimension},
+            postgres={"data_dir": Path(self.postgres_data_dir), "database": self.database},
         )
+        if settings.index.backend != "postgres":
+            return settings
+        url = db.resolve_database_url(settings)
+        return settings.model_copy(update={"database_url": SecretStr(url)})
 
     def writer(self) -> IndexWriter:
         return open_index(self._settings()).writer()
@@ -314,5 +322,7 @@ def build_resources(
                 update={"path": settings.state_path(settings.index.path), "api_key": None}
             ).model_dump_json(),
             dimension=settings.embedding.dimension,
+            postgres_data_dir=str(settings.state_path(settings.postgres.data_dir)),
+            database=settings.postgres.database,
         ),
     }

@@ -275,11 +275,12 @@ class LLMSettings(BaseModel):
 class IndexSettings(BaseModel):
     """Where the vector index lives. `edge`: Qdrant Edge in-process, its change log under
     `path`; `qdrant`: a Qdrant server at `url` (key from QDRANT_API_KEY or
-    QDRANT_API_KEY_FILE), `collection` being the alias readers search."""
+    QDRANT_API_KEY_FILE), `collection` being the alias readers search; `postgres`: tables
+    `<collection>_points` and `<collection>_publication` in the catalog database."""
 
-    backend: Literal["edge", "qdrant"] = "edge"
+    backend: Literal["edge", "qdrant", "postgres"] = "edge"
     path: Path = Path("index")
-    collection: str = Field("manual_chunks", pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    collection: str = Field("manual_chunks", pattern=r"^[a-z][a-z0-9_]{0,40}$")
     url: str | None = None
     api_key: SecretStr | None = None
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from manualqa.config import Settings, get_settings
 from manualqa.index.base import IndexNotPublished
@@ -33,7 +34,9 @@ def build_state(settings: Settings) -> AppState:
     engine = db.make_engine(url)
     llm = LLMClient(settings.llm, settings.embedding, sink=catalog_sink(engine))
     llm.embed(["warm-up"])  # load the embedding model before the first request
-    retriever, index = open_retriever(settings, llm)
+    # The resolved catalog URL (embedded server included) serves a PostgreSQL index too.
+    index_settings = settings.model_copy(update={"database_url": SecretStr(url)})
+    retriever, index = open_retriever(index_settings, llm)
     if index.version is None:
         log.warning("no index published yet; /readyz stays 503 until one is")
     text_to_sql = TextToSql(

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import threading
+import uuid
 
 import numpy as np
 import pytest
@@ -19,10 +20,11 @@ from manualqa.index.base import (
     sparse_from_token_ids,
 )
 from manualqa.index.edge import EdgeIndex
+from manualqa.index.postgres import PostgresIndex
 from manualqa.index.qdrant_server import QdrantAliasWriter, QdrantServerIndex
 
 DIM = 8
-BACKENDS = ["edge", "qdrant_server"]
+BACKENDS = ["edge", "qdrant_server", "postgres"]
 
 
 def _ref(key, vendor="Acme Appliances", product="AC-200", public=True, uses=("index", "serve")):
@@ -57,20 +59,23 @@ def _unit(i):
     return vec
 
 
-def _query(dense, top_k=8, sparse=None, **filters):
-    return IndexQuery("", dense, sparse, top_k, SearchFilters(**filters))
+def _query(dense, top_k=8, sparse=None, text="", **filters):
+    return IndexQuery(text, dense, sparse, top_k, SearchFilters(**filters))
 
 
-def _make(kind, tmp_path, dim=DIM):
+def _make(kind, tmp_path, dim=DIM, database_url=None):
     if kind == "edge":
         return EdgeIndex(tmp_path / "edge", dim)
+    if kind == "postgres":  # tables of their own on the session's embedded server
+        return PostgresIndex(database_url, f"t{uuid.uuid4().hex[:12]}", dim)
     client = QdrantClient(path=str(tmp_path / "qdrant"))  # the server's client API, in-process
     return QdrantServerIndex(lambda: client, "c", dim, shared=True)
 
 
 @pytest.fixture(params=BACKENDS)
 def index(request, tmp_path):
-    return _make(request.param, tmp_path)
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else None
+    return _make(request.param, tmp_path, database_url=url)
 
 
 def test_replacing_a_manual_replaces_only_its_points(index):
@@ -131,8 +136,8 @@ def test_search_filters_by_vendor_product_visibility_and_use(index):
 def test_hybrid_search_fuses_sparse_matches_and_reports_cosine(index):
     index.writer().replace_manual("a", _points(_ref("a"), 6))
     reader = index.reader()
-    # Dense points at ordinal 1; the sparse term (token 103) points at ordinal 3.
-    hits = reader.search(_query(_unit(1), 2, sparse=sparse_from_token_ids([103])))
+    # Dense points at ordinal 1; the sparse term (token 103) and the word "3" at ordinal 3.
+    hits = reader.search(_query(_unit(1), 2, sparse=sparse_from_token_ids([103]), text="3"))
     assert {h.text for h in hits} == {"AC-200 text 1", "AC-200 text 3"}
     scores = {h.text: h.score for h in hits}
     assert scores["AC-200 text 1"] == pytest.approx(1.0)
@@ -273,8 +278,10 @@ def test_open_index_follows_the_configured_backend(tmp_path):
     assert isinstance(open_index(settings), EdgeIndex)
     server = Settings(index={"backend": "qdrant", "url": "http://127.0.0.1:6333"})
     assert isinstance(open_index(server), QdrantServerIndex)
-    with pytest.raises(ValueError, match="needs index.url"):
+    with pytest.raises(ValueError, match=r"needs index\.url"):
         Settings(index={"backend": "qdrant"})
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        open_index(Settings(index={"backend": "postgres"}, database_url=None))
 
 
 def _corpus(rng, manuals=6, per_manual=60, dim=32, vocab=400):
@@ -295,13 +302,16 @@ def _corpus(rng, manuals=6, per_manual=60, dim=32, vocab=400):
     return points
 
 
-def test_backends_agree_on_the_same_points(tmp_path):
-    """Congruence: the same queries over the same points give the same top results."""
+def test_backends_agree_on_the_same_points(tmp_path, database_url):
+    """Congruence: the same queries over the same points give the same top results.
+
+    Dense search agrees on every backend; hybrid search agrees between the two Qdrant
+    engines (PostgreSQL ranks words with `ts_rank`, not the sparse vectors' BM25)."""
     rng = np.random.default_rng(7)
     corpus = _corpus(rng)
     readers = {}
     for kind in BACKENDS:
-        index = _make(kind, tmp_path / kind, dim=32)
+        index = _make(kind, tmp_path / kind, dim=32, database_url=database_url)
         writer = index.writer()
         for key, points in corpus.items():
             writer.replace_manual(key, points)
@@ -317,7 +327,7 @@ def test_backends_agree_on_the_same_points(tmp_path):
         edge = [h.chunk_id for h in results["edge"]]
         server = [h.chunk_id for h in results["qdrant_server"]]
         if sparse is None:
-            assert edge == server, f"query {q}"
+            assert edge == server == [h.chunk_id for h in results["postgres"]], f"query {q}"
             continue
         # RRF ties a point ranked i by dense alone with one ranked i by sparse alone:
         # tied pairs may swap, and a tie at the cut may pick either.

@@ -29,4 +29,10 @@ def open_index(settings: Settings) -> VectorIndex:
             return QdrantClient(url=url, api_key=key.get_secret_value() if key else None)
 
         return QdrantServerIndex(connect, index.collection, dimension)
+    if index.backend == "postgres":
+        from manualqa.index.postgres import PostgresIndex
+
+        if settings.database_url is None:  # the floors above resolve the embedded server's
+            raise ValueError("index.backend 'postgres' needs the catalog's DATABASE_URL")
+        return PostgresIndex(settings.database_url.get_secret_value(), index.collection, dimension)
     raise ValueError(f"unknown index backend {index.backend!r}")

@@ -209,7 +209,9 @@ class EdgeReader:
         if self._shard is None:
             self.refresh()
         if self._shard is None:
-            raise IndexNotPublished(f"no index published under {self.log.root}; materialize the assets")
+            raise IndexNotPublished(
+                f"no index published under {self.log.root}; materialize the assets"
+            )
         return self._shard
 
     def count(self, manual_key: str | None = None) -> int:
@@ -247,7 +249,7 @@ class EdgeReader:
                     limit=query.prefetch, query=qe.Query.Nearest(sparse, using=SPARSE), filter=flt
                 ),
             ],
-            query=qe.Fusion.Rrf(k=RRF_K),
+            query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stubs omit Rrf
             with_payload=True,
             with_vector=[DENSE],
         )

@@ -62,19 +62,24 @@ class LocalMiniLM:
             return self.encode_query(texts[0])
         return self.encode_batch(texts, batch_size, bf16=self.bf16)
 
-    def encode_batch(self, texts: list[str], batch_size: int = 32, bf16: bool = False) -> np.ndarray:
+    def encode_batch(
+        self, texts: list[str], batch_size: int = 32, bf16: bool = False
+    ) -> np.ndarray:
         """Torch inference; sentence-transformers sorts texts by length, so each batch
         pads only to its own longest text."""
         torch = self._torch
-        with self._lock, torch.inference_mode():  # torch intra-op threads use every core
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                vectors = self._model.encode(
-                    texts,
-                    batch_size=batch_size,
-                    normalize_embeddings=True,
-                    convert_to_tensor=True,
-                    show_progress_bar=False,
-                )
+        with (
+            self._lock,  # torch intra-op threads already use every core
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16),
+        ):
+            vectors = self._model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_tensor=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors.float().cpu().numpy(), dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -140,7 +145,9 @@ def _export_onnx(model: Any, target: Path) -> None:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-    example = model.tokenizer(["a query", "a longer example text"], padding=True, return_tensors="pt")
+    example = model.tokenizer(
+        ["a query", "a longer example text"], padding=True, return_tensors="pt"
+    )
     batch = torch.export.Dim("batch", max=1024)
     seq = torch.export.Dim("seq", max=512)
     program = torch.onnx.export(
