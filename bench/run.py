@@ -2,6 +2,7 @@
 
     python -m bench.run                 # needs a materialized index (make materialize) for search
     python -m bench.run --corpus ../shared/corpus
+    python -m bench.run --embedding-only   # ingest and query embedding, no index needed
 
 Prints one JSON document. Ratios compare our code path with the plainest way to do the
 same work, so they stay meaningful on noisy machines.
@@ -214,11 +215,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=None, help="folder of manuals to extract")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--embedding-only", action="store_true", help="only the embedding figures (no index)"
+    )
     args = parser.parse_args()
     settings = get_settings()
     corpus = args.corpus or settings.resolve(settings.sources.folder.path)
     llm = LLMClient(settings.llm, settings.embedding)
     questions = [q.question for q in load_golden_set(settings.resolve(settings.evals.golden_set))]
+    if args.embedding_only:
+        embedding = {
+            "embedding": bench_embedding(corpus, llm),
+            "query_embedding": bench_query_embedding(questions, args.rounds),
+        }
+        print(json.dumps(embedding, indent=1))
+        return
     report = {
         "corpus": str(corpus),
         "extraction": bench_extraction(corpus),

@@ -37,7 +37,7 @@ from manualqa.config import PROJECT_ROOT, Settings, get_settings
 from manualqa.documents import Chunk, ManualRef
 from manualqa.extraction import extract_manual
 from manualqa.index import open_index
-from manualqa.index.base import IndexPoint, sparse_from_token_ids
+from manualqa.index.base import IndexPoint, IndexQuery, sparse_from_token_ids
 from manualqa.llm.local_embedder import shared_minilm
 from manualqa.sources import FolderConnector
 from manualqa.tokens import default_token_counter
@@ -87,6 +87,29 @@ def numpy_baseline(vectors: np.ndarray, queries: np.ndarray, top_k: int = 8) -> 
         top[np.argsort(-scores[top])]
         samples.append(time.perf_counter() - started)
     return _percentiles(samples)
+
+
+def index_search(settings: Settings, questions: list[str], vectors: np.ndarray) -> dict:
+    """The backend's own search, hybrid and dense, in this process (no HTTP, no embedding)."""
+    counter = default_token_counter()
+    started = time.perf_counter()
+    reader = open_index(settings).reader()
+    open_s = round(time.perf_counter() - started, 1)
+    out: dict[str, object] = {"open_s": open_s}
+    try:
+        for mode in ("hybrid", "dense"):
+            samples = []
+            for _ in range(3):
+                for q, v in zip(questions, vectors, strict=True):
+                    sparse = sparse_from_token_ids(counter.ids(q)) if mode == "hybrid" else None
+                    query = IndexQuery(q, v, sparse, TOP_K)
+                    started = time.perf_counter()
+                    reader.search(query)
+                    samples.append(time.perf_counter() - started)
+            out[mode] = _percentiles(samples)
+    finally:
+        reader.close()
+    return out
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -257,6 +280,7 @@ def _measure_sizes(
                 writer.replace_manual(key, points)
             build_s = round(time.perf_counter() - started, 1)
             writer.close()
+            in_process = index_search(index_settings, questions, query_vectors)
             env = dict(os.environ)
             env.update(
                 {
@@ -274,6 +298,7 @@ def _measure_sizes(
                     "backend": backend,
                     "build_s": build_s,
                     "numpy_dense_top8": baseline,
+                    "index_in_process": in_process,
                     **measured,
                 }
             )
