@@ -1,6 +1,8 @@
 """Every index backend behind the one port: the same cases on each, then congruence."""
 
 import multiprocessing
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -342,3 +344,23 @@ def test_an_empty_sparse_vector_means_dense_search(index):
     dense_only = reader.search(_query(_unit(2), 2))
     empty = reader.search(_query(_unit(2), 2, sparse=SparseVector([], [])))
     assert [h.chunk_id for h in empty] == [h.chunk_id for h in dense_only]
+
+
+def test_a_restarted_edge_reader_takes_over_the_shard_it_left(tmp_path):
+    edge = EdgeIndex(tmp_path, DIM)
+    writer = edge.writer()
+    writer.replace_manual("a", _points(_ref("a"), 4))
+    first = edge.reader()
+    assert first.count() == 4
+    first.close()
+    (left,) = (tmp_path / "readers").iterdir()
+    (left / "left-by-first").touch()
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()  # a process id that no longer runs: the left folder is abandoned
+    abandoned = left.rename(left.with_name(f"{exited.pid}-{left.name.split('-', 1)[1]}"))
+    writer.replace_manual("b", _points(_ref("b"), 3))
+
+    second = edge.reader()
+    (now,) = (tmp_path / "readers").iterdir()
+    assert not abandoned.exists() and (now / "left-by-first").exists()  # taken over, not rebuilt
+    assert (second.version, second.count("a"), second.count("b")) == ("2", 4, 3)

@@ -4,7 +4,8 @@ An Edge shard is opened by one process at a time (its folder is locked), so the 
 never touches a served shard: it appends each manual's new points to a `DeltaLog`, and
 every reader applies the published changes to its own private shard. A change is
 applied under the reader's lock, so a search sees a manual's old points or its new
-ones, never a mix.
+ones, never a mix. A reader leaves its flushed shard behind when its process exits, and
+the next reader process takes it over instead of rebuilding from the whole log.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ DENSE = "dense"
 SPARSE = "sparse"
 UPSERT_BATCH = 1024
 OPTIMIZE_AFTER = 5_000  # points applied since the last optimisation before re-indexing
+HELD = "HELD"  # in a reader's shard folder: the change the flushed shard holds
 
 
 class EdgeIndex:
@@ -142,6 +144,9 @@ class EdgeReader:
             state = self.log.state()
             if state is None or (self._shard is not None and state.seq == self._seq):
                 return False
+            if self._shard is None:
+                self._adopt(state)
+                self._clean_stale_folders()
             if self._shard is None or state.base > self._seq:
                 self._rebuild(state)
             else:
@@ -149,8 +154,44 @@ class EdgeReader:
             if self._unoptimized >= OPTIMIZE_AFTER and self._shard is not None:
                 self._shard.optimize()  # searches go on meanwhile: the engine locks segments
                 self._unoptimized = 0
+            self._mark_held()
         log.info("serving index version %s", self._seq)
         return True
+
+    def _mark_held(self) -> None:
+        """Flush the shard and note its change, so a later process can take it over."""
+        if self._shard is None or self._folder is None:
+            return
+        self._shard.flush()
+        tmp = self._folder / f".{HELD}.tmp"
+        tmp.write_text(str(self._seq), encoding="utf-8")
+        os.replace(tmp, self._folder / HELD)
+
+    def _adopt(self, state: LogState) -> None:
+        """Take over the freshest shard that an exited reader process left, if the log
+        still holds every change after it: a restart then costs the changes since."""
+        candidates = []
+        for folder in self.work_root.iterdir() if self.work_root.exists() else ():
+            if not _abandoned(folder) or not (folder / HELD).exists():
+                continue
+            held = int((folder / HELD).read_text(encoding="utf-8"))
+            if state.base <= held <= state.seq:
+                candidates.append((held, folder))
+        for held, folder in sorted(candidates, reverse=True):
+            target = self.work_root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            try:
+                os.rename(folder, target)  # atomic: one process wins each folder
+            except OSError:
+                continue
+            try:
+                shard = qe.EdgeShard.load(str(target))
+            except Exception:  # unreadable (e.g. cut off mid-write): rebuild instead
+                log.warning("could not load the abandoned shard %s", target, exc_info=True)
+                shutil.rmtree(target, ignore_errors=True)
+                continue
+            self._shard, self._folder, self._seq = shard, target, held
+            log.info("took over the shard of an exited reader at version %d", held)
+            return
 
     def _rebuild(self, state: LogState) -> None:
         """Build a new shard from the newest base, then swap it in."""
@@ -183,12 +224,11 @@ class EdgeReader:
             self._unoptimized += len(change.points)
 
     def _clean_stale_folders(self) -> None:
-        """Drop shards left by reader processes that have exited."""
+        """Drop the other shards that exited reader processes left."""
         if not self.work_root.exists():
             return
         for folder in self.work_root.iterdir():
-            pid = folder.name.split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if _abandoned(folder):
                 shutil.rmtree(folder, ignore_errors=True)
 
     @staticmethod
@@ -199,11 +239,12 @@ class EdgeReader:
             shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
+        """Close the shard; its flushed folder stays for the next process to take over."""
         with self._refreshing, self._lock:
-            shard, folder = self._shard, self._folder
-            self._shard = self._folder = None
+            shard, self._shard, self._folder = self._shard, None, None
             self._seq = 0
-        self._drop(shard, folder)
+        if shard is not None:
+            shard.close()
 
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
@@ -261,6 +302,12 @@ class EdgeReader:
             vectors = p.vector if isinstance(p.vector, dict) else {}
             hits.append(Hit.from_payload(p.payload or {}, cosine(query.dense, vectors[DENSE])))  # type: ignore[arg-type]
         return hits
+
+
+def _abandoned(folder: Path) -> bool:
+    """A reader folder whose process has exited."""
+    pid = folder.name.split("-", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:
