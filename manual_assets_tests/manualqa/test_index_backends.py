@@ -275,7 +275,9 @@ def test_server_writer_repairs_a_publication_it_did_not_finish(tmp_path, monkeyp
     assert (reader.count("a"), reader.count("b")) == (6, 2)
 
 
-def test_open_index_follows_the_configured_backend(tmp_path):
+def test_open_index_follows_the_configured_backend(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # other tests' sessions set it
+    monkeypatch.delenv("DATABASE_URL_FILE", raising=False)
     settings = Settings(data_dir=tmp_path, embedding={"dimension": DIM})
     assert isinstance(open_index(settings), EdgeIndex)
     server = Settings(index={"backend": "qdrant", "url": "http://127.0.0.1:6333"})
