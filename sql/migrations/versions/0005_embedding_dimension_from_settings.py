@@ -29,7 +29,7 @@ HNSW = "ix_embeddings_embedding_hnsw"
 
 def _resize(dimension: int) -> None:
     bind = op.get_bind()
-    current = bind.execute(
+    current: int = bind.execute(
         sa.text(
             "SELECT atttypmod FROM pg_attribute "
             "WHERE attrelid = 'embeddings'::regclass AND attname = 'embedding'"
