@@ -20,7 +20,7 @@ class RemoveManualConfig(dg.Config):
     manual_key: str
 
 
-@dg.op(pool="qdrant_local_writer")
+@dg.op(pool="index_writer")
 def remove_manual(
     context: dg.OpExecutionContext,
     config: RemoveManualConfig,
@@ -33,13 +33,17 @@ def remove_manual(
     sensor asks again instead of leaving points that nothing in the catalog explains.
     """
     key = config.manual_key
-    result = vector_index.writer().delete_manual(key)
+    writer = vector_index.writer()
+    try:
+        result = writer.delete_manual(key)
+    finally:
+        writer.close()
     with catalog_db.session() as session:
         in_catalog = catalog.remove_manual(session, key)
     if context.instance.has_dynamic_partition(MANUALS, key):
         context.instance.delete_dynamic_partition(MANUALS, key)
     context.log.info(
-        f"removed {key}: {result.removed} points (snapshot {result.version}), "
+        f"removed {key}: {result.removed} points (index version {result.version}), "
         f"catalog row {'deleted' if in_catalog else 'already gone'}"
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,7 @@ from manualqa.config import (
     DedupSettings,
     EmbeddingSettings,
     FolderSourceSettings,
+    IndexSettings,
     LLMRoleSettings,
     LLMSettings,
     ObjectStoreSettings,
@@ -45,7 +47,8 @@ from manualqa.config import (
     ValidationSettings,
 )
 from manualqa.governance import ExclusionList
-from manualqa.index.qdrant_local import QdrantSnapshotReader, QdrantSnapshotWriter
+from manualqa.index import open_index
+from manualqa.index.base import IndexReader, IndexWriter
 from manualqa.objectstore import ObjectStore, open_object_store, raw_key, stage_key
 from manualqa.sources import Connector, FolderConnector
 from manualqa.sources.base import source_of_key
@@ -304,19 +307,30 @@ class QualityResource(dg.ConfigurableResource):
 
 
 class VectorIndexResource(dg.ConfigurableResource):
-    """Qdrant local mode, published as snapshots the API hot-reloads."""
+    """The configured vector index (`index.backend`): a writer for the assets, readers
+    for the checks. A PostgreSQL index lives in the catalog database."""
 
-    path: str
-    collection: str
+    index: str  # IndexSettings as JSON, its path made absolute
     dimension: int
+    postgres_data_dir: str
+    database: str
 
-    def writer(self) -> QdrantSnapshotWriter:
-        return QdrantSnapshotWriter(Path(self.path), self.collection, self.dimension)
+    def _settings(self) -> Settings:
+        settings = Settings(
+            index=IndexSettings.model_validate_json(self.index),
+            embedding={"dimension": self.dimension},
+            postgres={"data_dir": Path(self.postgres_data_dir), "database": self.database},
+        )
+        if settings.index.backend != "postgres":
+            return settings
+        url = db.resolve_database_url(settings)
+        return settings.model_copy(update={"database_url": SecretStr(url)})
 
-    def reader(self) -> QdrantSnapshotReader:
-        reader = QdrantSnapshotReader(Path(self.path), self.collection)
-        reader.refresh()
-        return reader
+    def writer(self) -> IndexWriter:
+        return open_index(self._settings()).writer()
+
+    def reader(self) -> IndexReader:
+        return open_index(self._settings()).reader()
 
 
 def build_resources(
@@ -379,8 +393,11 @@ def build_resources(
             max_short_chunk_share=settings.checks.max_short_chunk_share,
         ),
         "vector_index": VectorIndexResource(
-            path=str(settings.state_path(settings.index.path)),
-            collection=settings.index.collection,
+            index=settings.index.model_copy(
+                update={"path": settings.state_path(settings.index.path), "api_key": None}
+            ).model_dump_json(),
             dimension=settings.embedding.dimension,
+            postgres_data_dir=str(settings.state_path(settings.postgres.data_dir)),
+            database=settings.postgres.database,
         ),
     }

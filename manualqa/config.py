@@ -275,9 +275,27 @@ class LLMSettings(BaseModel):
 
 
 class IndexSettings(BaseModel):
-    backend: Literal["qdrant_local"] = "qdrant_local"
+    """Where the vector index lives. `edge`: Qdrant Edge in-process, its change log under
+    `path`; `qdrant`: a Qdrant server at `url` (key from QDRANT_API_KEY or
+    QDRANT_API_KEY_FILE), `collection` being the alias readers search; `postgres`: tables
+    `<collection>_points` and `<collection>_publication` in the catalog database."""
+
+    backend: Literal["edge", "qdrant", "postgres"] = "edge"
     path: Path = Path("index")
-    collection: str = "manual_chunks"
+    collection: str = Field("manual_chunks", pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    url: str | None = None
+    api_key: SecretStr | None = None
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _api_key_from_env(cls, value: Any) -> Any:
+        return value or read_secret("QDRANT_API_KEY")
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> IndexSettings:
+        if self.backend == "qdrant" and not self.url:
+            raise ValueError("index.backend 'qdrant' needs index.url (the Qdrant server)")
+        return self
 
 
 class RetrievalSettings(BaseModel):

@@ -6,8 +6,14 @@ from collections.abc import Callable
 from typing import Literal
 
 from manualqa.config import Settings
-from manualqa.index.base import Hit, IndexReader, SearchFilters, sparse_from_token_ids
-from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.index import open_index
+from manualqa.index.base import (
+    Hit,
+    IndexQuery,
+    IndexReader,
+    SearchFilters,
+    sparse_from_token_ids,
+)
 from manualqa.llm import LLMClient
 from manualqa.tokens import default_token_counter
 
@@ -27,12 +33,9 @@ def check_query(query: str) -> str:
     return query
 
 
-def open_retriever(settings: Settings, llm: LLMClient) -> tuple[Retriever, QdrantSnapshotReader]:
-    """The configured index opened at its published snapshot, and a retriever over it."""
-    reader = QdrantSnapshotReader(
-        settings.state_path(settings.index.path), settings.index.collection
-    )
-    reader.refresh()
+def open_retriever(settings: Settings, llm: LLMClient) -> tuple[Retriever, IndexReader]:
+    """The configured index opened at its published version, and a retriever over it."""
+    reader = open_index(settings).reader()
     retriever = Retriever(llm, reader, default_token_counter().ids, mode=settings.retrieval.mode)
     return retriever, reader
 
@@ -57,4 +60,6 @@ class Retriever:
         query = check_query(query)
         dense = self.llm.embed([query], use_cache=True)[0]
         sparse = sparse_from_token_ids(self.token_ids(query)) if self.mode == "hybrid" else None
-        return self.index.search(dense, sparse, top_k, filters or SearchFilters())
+        return self.index.search(
+            IndexQuery(query, dense, sparse, top_k, filters or SearchFilters())
+        )

@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from manualqa.answer import build_engine
 from manualqa.config import Settings, get_settings
-from manualqa.index.qdrant_local import IndexNotPublished
+from manualqa.index.base import IndexNotPublished
 from manualqa.llm import LLMClient
 from manualqa.query_router import QueryRefused
 from manualqa.questions import QuestionRejected
@@ -40,13 +41,15 @@ def build_state(settings: Settings) -> AppState:
     engine = db.make_engine(url)
     llm = LLMClient(settings.llm, settings.embedding, sink=catalog_sink(engine))
     llm.embed(["warm-up"])  # load the embedding model before the first request
-    retriever, index = open_retriever(settings, llm)
+    # The resolved catalog URL (embedded server included) serves a PostgreSQL index too.
+    index_settings = settings.model_copy(update={"database_url": SecretStr(url)})
+    retriever, index = open_retriever(index_settings, llm)
     with db.session_scope(engine) as session:
         profiles = catalog.manual_profiles(session)
     stored = catalog.unit_vector_lookup(engine, settings.embedding.model)
     answers = build_engine(settings.answer, llm, retriever, profiles, stored)
     if index.version is None:
-        log.warning("no index snapshot published yet; /readyz stays 503 until one is")
+        log.warning("no index published yet; /readyz stays 503 until one is")
     text_to_sql = TextToSql(
         engine, make_readonly_engine(readonly_url(settings, url)), settings.text_to_sql
     )

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from manualqa.answer import AnswerEngine
 from manualqa.config import Settings
-from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.index.base import IndexReader
 from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
 from serving.ratelimit import RateLimiter
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class AppState:
     settings: Settings
     llm: LLMClient
-    index: QdrantSnapshotReader
+    index: IndexReader
     retriever: Retriever
     answers: AnswerEngine
     engine: Engine
@@ -35,7 +35,7 @@ class AppState:
     jwt_key: str | None = None  # verifies bearer JWTs; None when they are not accepted
 
     async def follow_index(self) -> None:
-        """Switch to each newly published snapshot, without blocking requests."""
+        """Switch to each newly published index version, without blocking requests."""
         while True:
             await asyncio.sleep(self.settings.serving.reload_interval_s)
             try:
@@ -43,7 +43,7 @@ class AppState:
                 await asyncio.to_thread(self.index.refresh)
                 if self.index.version != before:
                     await asyncio.to_thread(self.reload_products)
-            except Exception:  # keep serving the snapshot we have; the next tick retries
+            except Exception:  # keep serving the version we have; the next tick retries
                 log.exception("index refresh failed")
 
     def reload_products(self) -> None:

@@ -33,8 +33,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-EMBEDDING_DIMENSION = 384
-"""Width of `embeddings.embedding`; matches `settings.embedding.dimension` by default."""
+from manualqa.config import get_settings
+
+EMBEDDING_DIMENSION = get_settings().embedding.dimension
+"""Width of `embeddings.embedding`: the configured model's (`embedding.dimension`, 384 for
+the bundled MiniLM); migration 0005 fits the column to it."""
 
 SECTION_PATH_SEPARATOR = " > "
 

@@ -21,7 +21,7 @@ from sql import catalog
     freshness_policy=MANUAL_STAGE,
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
-    pool="qdrant_local_writer",
+    pool="index_writer",
     code_version="2",
 )
 def qdrant_collection(
@@ -31,8 +31,8 @@ def qdrant_collection(
     catalog_db: CatalogResource,
     vector_index: VectorIndexResource,
 ) -> dg.MaterializeResult:
-    """The manual's points in the served Qdrant collection, replacing its previous points,
-    then published as a new snapshot the API switches to."""
+    """The manual's points in the served vector index, replacing its previous points,
+    published as a new index version the API switches to."""
     key = context.partition_key
     chunks, ref = manual_chunks.chunks, manual_chunks.ref
     if chunk_embeddings.chunk_ids != tuple(c.chunk_id for c in chunks):
@@ -47,7 +47,11 @@ def qdrant_collection(
         )
         for c, v in zip(chunks, chunk_embeddings.vectors, strict=True)
     ]
-    result = vector_index.writer().replace_manual(key, points)
+    writer = vector_index.writer()
+    try:
+        result = writer.replace_manual(key, points)
+    finally:
+        writer.close()
     with catalog_db.session() as session:
         catalog.set_manual_status(session, key, "indexed")
     return dg.MaterializeResult(
@@ -55,8 +59,8 @@ def qdrant_collection(
             "points": result.manual_points,
             "replaced_points": result.removed,
             "collection_points": result.total_points,
-            "snapshot": result.version,
-            "snapshot_bytes": result.snapshot_bytes,
+            "index_version": result.version,
+            "published_bytes": result.published_bytes,
         }
     )
 

@@ -27,7 +27,7 @@ from manual_assets.resources import build_resources
 from manual_assets_tests.http_servers import Reply, Request, Server, http_server
 from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS
 from manualqa.config import Settings
-from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.index import open_index
 from manualqa.objectstore import open_object_store
 from manualqa.objectstore.s3 import S3ObjectStore
 from manualqa.sources.inbox import pending_keys
@@ -222,10 +222,7 @@ def test_harvested_manuals_run_through_dagster_and_a_second_crawl_runs_nothing(s
         held = ingest.held_quarantine(session, broken)
     assert held is not None and held.reason_code == "unreadable"
     assert store.get(held.object_key).startswith(AC200[:600])  # the refused bytes are kept
-    index = QdrantSnapshotReader(
-        settings.state_path(settings.index.path), settings.index.collection
-    )
-    index.refresh()
+    index = open_index(settings).reader()
     points = index.count(good)
     assert points > 0
 

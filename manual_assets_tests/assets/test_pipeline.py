@@ -9,7 +9,8 @@ from manual_assets.automation import ON_NEW_UPSTREAM_DATA, ONE_MANUAL_PER_RUN
 from manual_assets.partitions import eval_weeks
 from manual_assets_tests.manualqa.conftest import BAD_PDFS
 from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS, Pipeline, pipeline_settings
-from manualqa.index.qdrant_local import QdrantSnapshotReader
+from manualqa.index import open_index
+from manualqa.index.base import IndexReader
 from manualqa.objectstore import LocalObjectStore
 from sql import catalog, db, ingest
 
@@ -19,11 +20,8 @@ def _session(pipeline: Pipeline):
     return db.session_scope(engine)
 
 
-def _reader(pipeline: Pipeline) -> QdrantSnapshotReader:
-    s = pipeline.settings
-    reader = QdrantSnapshotReader(s.state_path(s.index.path), s.index.collection)
-    reader.refresh()
-    return reader
+def _reader(pipeline: Pipeline) -> IndexReader:
+    return open_index(pipeline.settings).reader()
 
 
 def test_every_stage_of_every_partition_is_materialized(demo_pipeline):

@@ -165,3 +165,60 @@ def test_alembic_command_line_upgrades_from_the_repository_root(fresh_url: str) 
     )
     assert result.returncode == 0, result.stderr
     assert _tables(fresh_url) == CATALOG_TABLES | {"alembic_version"}
+
+
+def _alembic(url: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MANUALQA_")}
+    env.pop("DATABASE_URL_FILE", None)
+    env |= {"DATABASE_URL": url, **env_extra}
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "sql/alembic.ini", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _embedding_width(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT atttypmod FROM pg_attribute WHERE attrelid = 'embeddings'::regclass "
+                    "AND attname = 'embedding'"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_the_embedding_column_takes_the_configured_dimension(fresh_url: str) -> None:
+    wide = {"MANUALQA_EMBEDDING__DIMENSION": "1536"}
+    assert _alembic(fresh_url, "upgrade", "0005", **wide).returncode == 0
+    assert _embedding_width(fresh_url) == 1536
+    assert _alembic(fresh_url, "downgrade", "0003", **wide).returncode == 0
+    assert _embedding_width(fresh_url) == 384
+
+
+def test_stored_vectors_of_another_width_stop_the_resize(fresh_url: str) -> None:
+    assert _alembic(fresh_url, "upgrade", "0003").returncode == 0
+    engine = make_engine(fresh_url)
+    vector = "[" + ",".join(["0.1"] * 384) + "]"
+    try:
+        with engine.begin() as connection:
+            # a stored vector is all this needs, not a whole manual behind it
+            connection.execute(
+                text("ALTER TABLE embeddings DROP CONSTRAINT fk_embeddings_chunk_id_chunks")
+            )
+            connection.execute(
+                text("INSERT INTO embeddings VALUES ('c1', 'm', CAST(:v AS vector))"), {"v": vector}
+            )
+    finally:
+        engine.dispose()
+    result = _alembic(fresh_url, "upgrade", "0005", MANUALQA_EMBEDDING__DIMENSION="1536")
+    assert result.returncode != 0
+    assert "holds 384-d embeddings" in result.stderr and "re-embed" in result.stderr
+    assert _embedding_width(fresh_url) == 384

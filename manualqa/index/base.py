@@ -1,4 +1,9 @@
-"""The vector index interface: one writer per manual, readers that never block on it."""
+"""The vector index port: one writer per manual, readers that never block on it.
+
+Every backend (`manualqa.index.edge`, `.qdrant_server`, `.postgres`) implements
+`VectorIndex`, and `manualqa.index.open_index(settings)` picks one from configuration;
+nothing above this package names a backend.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,11 @@ import numpy as np
 from manualqa.documents import Chunk, ManualRef, slugify
 
 BM25_K1 = 1.2
+RRF_K = 2  # reciprocal rank fusion: score = sum of 1 / (rank + RRF_K) over the two lists
+
+
+class IndexNotPublished(RuntimeError):
+    """No index has been published yet: materialize `qdrant_collection` first."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class IndexPoint:
             "title": r.title,
             "license": r.license,
             "is_public": r.is_public,
+            # Filters match this keyword: qdrant-edge-py 0.9 matches no bool payload value.
+            "visibility": "public" if r.is_public else "private",
+            "allowed_uses": list(r.allowed_uses),
             "file_name": r.file_name,
             "source_uri": r.uri,
         }
@@ -84,6 +97,32 @@ class SearchFilters:
     manual_keys: tuple[str, ...] | None = None  # any of these manuals (a product's editions)
     withheld_manual_keys: tuple[str, ...] = ()
     public_only: bool = True
+    use: str | None = "serve"  # only manuals whose license allows this use
+
+    @property
+    def matches_nothing(self) -> bool:
+        return self.manual_keys is not None and not self.manual_keys
+
+
+@dataclass(frozen=True)
+class IndexQuery:
+    """One search: the query text (for full-text backends), its dense and sparse vectors
+    (sparse None for dense-only search), how many hits and which points may match."""
+
+    text: str
+    dense: np.ndarray
+    sparse: SparseVector | None
+    top_k: int
+    filters: SearchFilters = SearchFilters()
+
+    @property
+    def hybrid(self) -> bool:
+        return self.sparse is not None and bool(self.sparse.indices)
+
+    @property
+    def prefetch(self) -> int:
+        """How many candidates each of the dense and sparse lists brings to the fusion."""
+        return max(self.top_k * 4, 20)
 
 
 @dataclass(frozen=True)
@@ -140,32 +179,67 @@ class PublishResult:
     version: str
     manual_points: int
     total_points: int
-    snapshot_bytes: int = 0
+    published_bytes: int = 0  # bytes written to publish (a change file; 0 on a server)
     removed: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
 
 class IndexWriter(Protocol):
+    """Publishes one manual at a time; readers see a manual's old points or its new ones,
+    never a mix."""
+
     def replace_manual(self, manual_key: str, points: list[IndexPoint]) -> PublishResult:
         """Make `points` the only points of `manual_key` and publish the result."""
         ...
 
-    def delete_manual(self, manual_key: str) -> PublishResult: ...
+    def delete_manual(self, manual_key: str) -> PublishResult:
+        """Remove every point of `manual_key` and publish the result."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class IndexReader(Protocol):
-    def search(
-        self,
-        dense: np.ndarray,
-        sparse: SparseVector | None,
-        top_k: int,
-        filters: SearchFilters,
-    ) -> list[Hit]: ...
+    """Serves searches from the published index; `refresh` follows new publications."""
+
+    @property
+    def version(self) -> str | None:
+        """The published version being served (None before the first publication)."""
+        ...
+
+    def refresh(self) -> bool:
+        """Switch to the newest published version; True when it switched."""
+        ...
+
+    def search(self, query: IndexQuery) -> list[Hit]:
+        """The best `query.top_k` points; raises `IndexNotPublished` before a publication."""
+        ...
 
     def count(self, manual_key: str | None = None) -> int: ...
 
-    @property
-    def version(self) -> str | None: ...
+    def close(self) -> None: ...
+
+
+class VectorIndex(Protocol):
+    """One configured index: readers for the API, a writer for the asset graph."""
+
+    def reader(self) -> IndexReader:
+        """A reader opened at the newest published version (if any)."""
+        ...
+
+    def writer(self) -> IndexWriter: ...
+
+
+def check_points(manual_key: str, points: list[IndexPoint], dimension: int) -> None:
+    """Refuse points of other manuals, or vectors the index cannot hold."""
+    foreign = {p.chunk.manual_key for p in points} - {manual_key}
+    if foreign:
+        raise ValueError(f"points for {sorted(foreign)} passed to replace_manual({manual_key!r})")
+    wrong = [p.chunk.chunk_id for p in points if p.dense.shape != (dimension,)]
+    if wrong:
+        raise ValueError(
+            f"the index holds {dimension}-d vectors; {len(wrong)} points of {manual_key!r} do not"
+        )
 
 
 def cosine(a: np.ndarray, b: list[float] | np.ndarray) -> float:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response, status
 from sqlalchemy import text
 
-from manualqa.index.qdrant_local import IndexNotPublished
+from manualqa.index.base import IndexNotPublished
 from serving.deps import StateDep
 from serving.schemas import HealthResponse, ReadyResponse
 
@@ -22,7 +22,7 @@ def healthz() -> HealthResponse:
     responses={503: {"model": ReadyResponse, "description": "not ready, and why"}},
 )
 def readyz(state: StateDep, response: Response) -> ReadyResponse:
-    """Ready when an index snapshot is loaded, and the catalog database and the rate
+    """Ready when a published index is loaded, and the catalog database and the rate
     limiter's storage answer."""
     detail: dict[str, str] = {}
     points: int | None = None

@@ -1,0 +1,309 @@
+"""`/v1/search` over HTTP on synthetic indexes of 10k-500k chunks, per index backend.
+
+    python -m bench.scale --sizes 10000 100000 --backends edge postgres
+
+The points are made from the real chunks of a corpus: each synthetic chunk copies a real
+chunk's text (with a variant marker) and a perturbed copy of its vector (cosine ~0.9 to
+the original), so no large embedding run is needed. For each size and backend the index
+is built through the backend's own writer, the API is started on it, and the golden
+questions are sent at concurrency 1, 8 and 32 for the top 8 (the most /v1/search returns).
+A numpy brute-force dense top 8 over the same vectors runs in this process as the
+baseline. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import numpy as np
+from pydantic import SecretStr
+
+from evals.golden import load_golden_set
+from manualqa.chunking import chunk_manual, embedding_text
+from manualqa.config import PROJECT_ROOT, Settings, get_settings
+from manualqa.documents import Chunk, ManualRef
+from manualqa.extraction import extract_manual
+from manualqa.index import open_index
+from manualqa.index.base import IndexPoint, IndexQuery, sparse_from_token_ids
+from manualqa.llm.local_embedder import shared_minilm
+from manualqa.sources import FolderConnector
+from manualqa.tokens import default_token_counter
+from sql import db
+from sql.embedded import stop_embedded_postgres
+
+CHUNKS_PER_MANUAL = 200
+TOP_K = 8  # the most /v1/search returns
+NOISE = 0.02  # per-dimension noise on unit vectors: cosine ~0.9 to the original
+
+
+def real_chunks(folder: Path, settings: Settings) -> list[tuple[Chunk, ManualRef, np.ndarray]]:
+    counter = default_token_counter()
+    out = []
+    for ref in FolderConnector(folder).list_all():
+        doc = extract_manual(Path(ref.uri).read_bytes(), ref)
+        chunks = chunk_manual(doc, counter, settings.chunking)
+        vectors = shared_minilm().encode([embedding_text(c, ref.title) for c in chunks])
+        out += [(c, ref, v) for c, v in zip(chunks, vectors, strict=True)]
+    return out
+
+
+def synthetic_manuals(real, size: int, seed: int = 0):
+    """(manual key, points) for `size` points made from the real chunks."""
+    rng = np.random.default_rng(seed)
+    counter = default_token_counter()
+    sparse = [sparse_from_token_ids(counter.ids(embedding_text(c, r.title))) for c, r, _ in real]
+    for start in range(0, size, CHUNKS_PER_MANUAL):
+        m = start // CHUNKS_PER_MANUAL
+        points = []
+        for i in range(start, min(start + CHUNKS_PER_MANUAL, size)):
+            chunk, ref, vector = real[i % len(real)]
+            key = f"synthetic-{m:05d}"
+            noisy = vector + rng.normal(scale=NOISE, size=vector.shape).astype(np.float32)
+            noisy /= np.linalg.norm(noisy)
+            copy = replace(chunk, manual_key=key, ordinal=i - start, text=f"{chunk.text} [v{i}]")
+            points.append(IndexPoint(copy, replace(ref, key=key), noisy, sparse[i % len(real)]))
+        yield f"synthetic-{m:05d}", points
+
+
+def numpy_baseline(vectors: np.ndarray, queries: np.ndarray, top_k: int = 8) -> dict:
+    samples = []
+    for q in queries:
+        started = time.perf_counter()
+        scores = vectors @ q
+        top = np.argpartition(-scores, top_k)[:top_k]
+        top[np.argsort(-scores[top])]
+        samples.append(time.perf_counter() - started)
+    return _percentiles(samples)
+
+
+def index_search(settings: Settings, questions: list[str], vectors: np.ndarray) -> dict:
+    """The backend's own search, hybrid and dense, in this process (no HTTP, no embedding)."""
+    counter = default_token_counter()
+    started = time.perf_counter()
+    reader = open_index(settings).reader()
+    open_s = round(time.perf_counter() - started, 1)
+    out: dict[str, object] = {"open_s": open_s}
+    try:
+        for mode in ("hybrid", "dense"):
+            samples = []
+            for _ in range(3):
+                for q, v in zip(questions, vectors, strict=True):
+                    sparse = sparse_from_token_ids(counter.ids(q)) if mode == "hybrid" else None
+                    query = IndexQuery(q, v, sparse, TOP_K)
+                    started = time.perf_counter()
+                    reader.search(query)
+                    samples.append(time.perf_counter() - started)
+            out[mode] = _percentiles(samples)
+    finally:
+        reader.close()
+    return out
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[int(q * (len(ordered) - 1))] * 1000, 2)
+
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+    }
+
+
+async def load(base: str, questions: list[str], concurrency: int, requests: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    first_error = ""
+    queue = [questions[i % len(questions)] for i in range(requests)]
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors, first_error
+        while queue:
+            q = queue.pop()
+            started = time.perf_counter()
+            try:
+                r = await client.post("/v1/search", json={"query": q, "top_k": TOP_K})
+                if r.status_code != 200:
+                    errors += 1
+                    first_error = first_error or f"{r.status_code} {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                errors += 1
+                first_error = first_error or repr(exc)
+            latencies.append(time.perf_counter() - started)
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "concurrency": concurrency,
+        "requests": requests,
+        "errors": errors,
+        "first_error": first_error,
+        "requests_per_s": round(requests / elapsed, 1),
+        **_percentiles(latencies),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def serve_and_measure(env: dict[str, str], questions: list[str], requests: int) -> dict:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "serving.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        with httpx.Client(base_url=base, timeout=10) as client:
+            while True:
+                if server.poll() is not None:
+                    raise RuntimeError("the API exited during start-up")
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() - started > 1800:
+                    raise RuntimeError("the API did not get ready")
+                time.sleep(0.5)
+        ready_s = round(time.monotonic() - started, 1)
+        asyncio.run(load(base, questions, 4, len(questions)))  # warm caches and connections
+        runs = [asyncio.run(load(base, questions, c, requests)) for c in (1, 8, 32)]
+        return {"ready_s": ready_s, "api_rss_mb": _rss_mb(server.pid), "runs": runs}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 500_000])
+    parser.add_argument("--backends", nargs="+", default=["edge", "postgres"])
+    parser.add_argument("--corpus", type=Path, default=None)
+    parser.add_argument("--requests", type=int, default=400, help="per concurrency level")
+    args = parser.parse_args()
+    settings = get_settings()
+    corpus = args.corpus or settings.resolve(settings.sources.folder.path)
+    questions = [q.question for q in load_golden_set(settings.resolve(settings.evals.golden_set))]
+    real = real_chunks(corpus, settings)
+    query_vectors = shared_minilm().encode(questions)
+    report: dict[str, object] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "corpus": str(corpus),
+        "real_chunks": len(real),
+        "results": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="manualqa-scale-") as tmp:
+        data_dir = Path(tmp)
+        base_settings = Settings(data_dir=data_dir)
+        url = db.resolve_database_url(base_settings)  # embedded server under the temp dir
+        try:
+            db.migrate(url)
+            _measure_sizes(args, base_settings, url, real, questions, query_vectors, report)
+        finally:
+            stop_embedded_postgres(base_settings.state_path(base_settings.postgres.data_dir))
+    print(json.dumps(report, indent=1))
+
+
+def _measure_sizes(
+    args: argparse.Namespace,
+    base_settings: Settings,
+    url: str,
+    real: list,
+    questions: list[str],
+    query_vectors: np.ndarray,
+    report: dict,
+) -> None:
+    data_dir = base_settings.data_dir
+    for size in args.sizes:
+        vectors = np.vstack(
+            [np.vstack([p.dense for p in pts]) for _, pts in synthetic_manuals(real, size)]
+        )
+        baseline = numpy_baseline(vectors, query_vectors)
+        del vectors
+        for backend in args.backends:
+            collection = f"scale_{size}"
+            index_settings = base_settings.model_copy(
+                update={
+                    "index": base_settings.index.model_copy(
+                        update={
+                            "backend": backend,
+                            "path": Path(f"index-{size}"),
+                            "collection": collection,
+                        }
+                    ),
+                    "database_url": SecretStr(url),
+                }
+            )
+            writer = open_index(index_settings).writer()
+            started = time.perf_counter()
+            for key, points in synthetic_manuals(real, size):
+                writer.replace_manual(key, points)
+            build_s = round(time.perf_counter() - started, 1)
+            writer.close()
+            in_process = index_search(index_settings, questions, query_vectors)
+            env = dict(os.environ)
+            env.update(
+                {
+                    "MANUALQA_DATA_DIR": str(data_dir),
+                    "MANUALQA_INDEX__BACKEND": backend,
+                    "MANUALQA_INDEX__PATH": f"index-{size}",
+                    "MANUALQA_INDEX__COLLECTION": collection,
+                    "DATABASE_URL": url,
+                }
+            )
+            measured = serve_and_measure(env, questions, args.requests)
+            report["results"].append(  # type: ignore[attr-defined]
+                {
+                    "size": size,
+                    "backend": backend,
+                    "build_s": build_s,
+                    "numpy_dense_top8": baseline,
+                    "index_in_process": in_process,
+                    **measured,
+                }
+            )
+            print(json.dumps(report["results"][-1]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
