@@ -367,3 +367,8 @@ def test_a_restarted_edge_reader_takes_over_the_shard_it_left(tmp_path):
     (now,) = (tmp_path / "readers").iterdir()
     assert not abandoned.exists() and (now / "left-by-first").exists()  # taken over, not rebuilt
     assert (second.version, second.count("a"), second.count("b")) == ("2", 4, 3)
+
+
+def test_a_postgres_collection_name_must_be_a_plain_identifier(database_url):
+    with pytest.raises(ValueError, match="SQL identifier"):
+        PostgresIndex(database_url, "chunks; DROP TABLE manuals", 32)

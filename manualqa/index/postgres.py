@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import numpy as np
 from sqlalchemy import Engine, create_engine, text
@@ -34,12 +35,20 @@ log = logging.getLogger(__name__)
 
 TEXT_CONFIG = "english"
 EF_SEARCH = 100  # HNSW candidates per search; iterative scans refill filtered-out ones
+_IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 
 
 class PostgresIndex:
     """The PostgreSQL backend on the database at `url`."""
 
     def __init__(self, url: str, collection: str, dimension: int) -> None:
+        # Table names are built from the collection name: it must be a plain identifier
+        # (every value in a statement is a bound parameter).
+        if not _IDENTIFIER_RE.fullmatch(collection):
+            raise ValueError(
+                f"index.collection {collection!r} must be a lower-case SQL identifier "
+                "(letters, digits and _, at most 40)"
+            )
         self.url = url
         self.collection = collection
         self.dimension = dimension
