@@ -62,6 +62,7 @@ class Manual:
     format: str
     is_public: bool
     edition: str
+    published: str  # ISO date of the edition, for the manifest
     brand_color: str
     intro: str
     about: tuple[str, ...] = ()
@@ -159,6 +160,7 @@ def load_manual(path: Path) -> Manual:
             format=data["format"],
             is_public=bool(data["is_public"]),
             edition=data["edition"],
+            published=str(data["published"]),
             brand_color=data["brand_color"],
             intro=data["intro"],
             about=tuple(data.get("about") or ()),

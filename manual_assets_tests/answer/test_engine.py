@@ -42,6 +42,7 @@ def test_the_readme_sample_is_answered_with_the_replacement_interval(engine):
     (first, *_) = answer.citations
     assert first.manual_key == "acme__ac-200__owners-manual"
     assert first.chunk_id and first.edition == "Edition 3, March 2024"
+    assert first.published == "2024-03-01"  # the manifest's date wins over the PDF's
 
 
 def test_a_question_naming_one_of_two_look_alikes_never_cites_the_other(engine):
