@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class AnswerEngine:
         self.directory = ProductDirectory(profiles)
         self.stored_vectors = stored_vectors
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     def use_profiles(self, profiles: Sequence[ManualProfile]) -> None:
         """Replace the product directory (after the catalog changed)."""
@@ -184,7 +186,11 @@ class AnswerEngine:
 
     def unit_vectors(self, texts: Sequence[str], chunk_ids: Sequence[str] = ()) -> np.ndarray:
         """Embeddings of unit texts: from a bounded in-memory cache, else those stored at
-        ingest for `chunk_ids`, else computed now."""
+        ingest for `chunk_ids`, else computed now. Safe to call from several threads."""
+        with self._vectors_lock:
+            return self._unit_vectors(texts, chunk_ids)
+
+    def _unit_vectors(self, texts: Sequence[str], chunk_ids: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing and chunk_ids and self.stored_vectors is not None:
             stored = self.stored_vectors(chunk_ids)
