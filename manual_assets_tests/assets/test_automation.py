@@ -4,6 +4,7 @@ only; a manual deleted from its source leaves search."""
 
 from __future__ import annotations
 
+import csv
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -144,8 +145,20 @@ def test_source_sensor_compares_version_tokens_and_never_reads_a_manual(
     (folder / MARKDOWN).write_text((folder / MARKDOWN).read_text() + "\nA late addition.\n")
     (folder / "new-vendor__gizmo__guide.md").write_text("# Gizmo guide\n\n## 1 Start\n\nGo.\n")
     (folder / "ignored-notes.md").write_text("# Not in the manifest, so not a manual\n")
-    with (folder / "MANIFEST.csv").open("a") as manifest:
-        manifest.write("new-vendor__gizmo__guide.md,,New Vendor,Gizmo,Gizmo guide,CC0,test,true\n")
+    with (folder / "MANIFEST.csv").open(newline="") as manifest:
+        header = next(csv.reader(manifest))
+    with (folder / "MANIFEST.csv").open("a", newline="") as manifest:
+        csv.DictWriter(manifest, fieldnames=header).writerow(
+            {
+                "file": "new-vendor__gizmo__guide.md",
+                "vendor": "New Vendor",
+                "product": "Gizmo",
+                "title": "Gizmo guide",
+                "license": "CC0",
+                "source": "test",
+                "is_public": "true",
+            }
+        )
     lines = (folder / "MANIFEST.csv").read_text().splitlines()
     (folder / "MANIFEST.csv").write_text("\n".join(x for x in lines if HTML not in x) + "\n")
 
