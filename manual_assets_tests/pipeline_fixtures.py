@@ -19,7 +19,7 @@ import pytest
 from manual_assets.assets import MANUAL_ASSETS, MANUAL_CHECKS
 from manual_assets.catch_up import catch_up
 from manual_assets.resources import build_resources
-from manualqa.config import PROJECT_ROOT, Settings
+from manualqa.config import PROJECT_ROOT, Settings, get_settings
 from manualqa.sources import FolderConnector
 from sql.db import drop_database, ensure_database, migrate
 from sql.embedded import EmbeddedPostgres
@@ -64,10 +64,15 @@ def pipeline_settings(data_dir: Path, folder: Path, database_url: str, **extra) 
 
 @pytest.fixture(scope="session")
 def session_env(database_url: str) -> Iterator[pytest.MonkeyPatch]:
-    """DATABASE_URL for resources that read it from the environment, as in production."""
+    """DATABASE_URL for resources that read it from the environment, as in production.
+
+    The process-wide settings were read when `sql.models` was imported (the vector column's
+    width); they are read again, as a process started with this environment would."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", database_url)
+        get_settings.cache_clear()
         yield mp
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
