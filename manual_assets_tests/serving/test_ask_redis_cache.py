@@ -1,5 +1,5 @@
-"""A repeated /v1/ask is answered from the Redis cache (an app of its own: Qdrant local
-mode lets one client per process open the published snapshot)."""
+"""A repeated /v1/ask is answered from the Redis cache (an app of its own, configured for
+Redis)."""
 
 import redis
 from fastapi.testclient import TestClient
@@ -26,10 +26,14 @@ def test_a_repeated_ask_is_served_from_redis(demo_pipeline, api_key):
         with TestClient(create_app(settings), headers=api_key.headers) as api:
             first = api.post("/v1/ask", json={"question": question}).json()
             second = api.post("/v1/ask", json={"question": question}).json()
+            if second["index_version"] != first["index_version"]:
+                # The app caught up with a newer publication between the two: the passages,
+                # and so the request, may differ. Ask again on the version it now serves.
+                first, second = second, api.post("/v1/ask", json={"question": question}).json()
         new_keys = set(client.scan_iter("manualqa:llm:chat:*")) - before
         assert (first["cached"], second["cached"]) == (False, True)
         assert second["answer"] == first["answer"] and not first["abstained"]
-        assert len(new_keys) == 1 and client.ttl(next(iter(new_keys))) > 0
+        assert new_keys and all(client.ttl(k) > 0 for k in new_keys)
     finally:
         for key in client.scan_iter("manualqa:llm:*"):
             client.delete(key)

@@ -281,7 +281,7 @@ class EdgeReader:
             return [Hit.from_payload(p.payload or {}, float(p.score)) for p in points]
         sparse = qe.SparseVector(query.sparse.indices, query.sparse.values)
         request = qe.QueryRequest(
-            limit=query.top_k,
+            limit=query.prefetch,  # every fused candidate: ties are broken below, not by Edge
             prefetches=[
                 qe.Prefetch(
                     limit=query.prefetch, query=qe.Query.Nearest(dense, using=DENSE), filter=flt
@@ -297,6 +297,10 @@ class EdgeReader:
         with self._lock:
             assert self._shard is not None
             points = self._shard.query(request)
+        # RRF gives equal scores to points ranked alike in the two lists, and Edge returns
+        # such ties in no fixed order: order them by point id, so the same query always gets
+        # the same passages in the same order (and an answer cache can recognise it).
+        points = sorted(points, key=lambda p: (-float(p.score), str(p.id)))[: query.top_k]
         hits = []
         for p in points:
             vectors = p.vector if isinstance(p.vector, dict) else {}
