@@ -40,7 +40,7 @@ from evals.runner import view_for
 from manualqa.answer import AnswerEngine
 from manualqa.answer.engine import Weighed
 from manualqa.answer.evidence import CONFIDENCE_FEATURES, FEATURES, LinearModel
-from manualqa.answer.verify import Support, SupportPassage, measure
+from manualqa.answer.verify import Support, measure
 
 REGULARISATION = 1.0  # sklearn's C, for the confidence model
 L2_PENALTY = 0.1  # for the ranker
@@ -223,7 +223,7 @@ def verifier_samples(
             sentence = f"{q.question.rstrip('?')}: {', '.join(q.answer_contains)}."
             vector = engine.llm.embed([sentence])[0]
             for p, hit in enumerate(weighed.retrieved.hits):
-                passage = _support_passage(weighed, p)
+                passage = weighed.support_passage(p)
                 located = Located(hit.manual_key, hit.page, hit.page_end)
                 holds = any(normalise(s) in normalise(hit.text) for s in q.answer_contains)
                 if is_match(q, located) and holds:
@@ -231,17 +231,6 @@ def verifier_samples(
                 elif not holds and not is_match(q, located):
                     unsupported.append(measure(sentence, [passage], vector))
     return supported, unsupported
-
-
-def _support_passage(weighed: Weighed, p: int) -> SupportPassage:
-    rows = [i for i, u in enumerate(weighed.units) if u.passage == p]
-    hit = weighed.retrieved.hits[p]
-    return SupportPassage(
-        text=hit.text,
-        context=f"{hit.section} {hit.product} {hit.vendor} {hit.title}",
-        units=tuple(weighed.units[i].text for i in rows),
-        unit_vectors=weighed.vectors[rows],
-    )
 
 
 def fit_verifier(

@@ -164,7 +164,7 @@ class AnswerEngine:
         text = completion.text.strip()
         if not text or text == ABSTAIN_TEXT:
             return self._abstain(weighed, completion.model, completion.cached, completion.cost_usd)
-        verdict = self.verifier.verify(text, self._support(weighed))
+        verdict = self.verifier.verify(text, weighed.support_passages())
         if not verdict.cited:
             return dataclasses.replace(
                 self._abstain(weighed, completion.model, completion.cached, completion.cost_usd),
@@ -238,25 +238,6 @@ class AnswerEngine:
     def _product_of(self, hit: Hit) -> str:
         return f"{hit.vendor}\x1f{hit.product}"
 
-    def _support(self, weighed: Weighed) -> list[SupportPassage]:
-        by_passage: dict[int, list[int]] = {}
-        for i, unit in enumerate(weighed.units):
-            by_passage.setdefault(unit.passage, []).append(i)
-        out = []
-        for p, hit in enumerate(weighed.retrieved.hits):
-            rows = by_passage.get(p, [])
-            out.append(
-                SupportPassage(
-                    text=hit.text,
-                    context=f"{hit.section} {hit.product} {hit.vendor} {hit.title}",
-                    units=tuple(weighed.units[i].text for i in rows),
-                    unit_vectors=weighed.vectors[rows]
-                    if rows
-                    else np.zeros((0, weighed.vectors.shape[1]), dtype=np.float32),
-                )
-            )
-        return out
-
     def _citation(self, number: int, hit: Hit) -> Citation:
         profile = self.directory.profiles.get(hit.manual_key)
         return Citation(
@@ -310,6 +291,20 @@ class Weighed:
     units: list[AnswerUnit]
     vectors: np.ndarray
     evidence: Evidence
+
+    def support_passage(self, p: int) -> SupportPassage:
+        """Passage `p` ([n] = p + 1) as the verifier sees it: its text, context and units."""
+        rows = [i for i, u in enumerate(self.units) if u.passage == p]
+        hit = self.retrieved.hits[p]
+        return SupportPassage(
+            text=hit.text,
+            context=f"{hit.section} {hit.product} {hit.vendor} {hit.title}",
+            units=tuple(self.units[i].text for i in rows),
+            unit_vectors=self.vectors[rows],  # (0, dimension) when it has no units
+        )
+
+    def support_passages(self) -> list[SupportPassage]:
+        return [self.support_passage(p) for p in range(len(self.retrieved.hits))]
 
 
 def _prompt_passage(number: int, hit: Hit) -> PromptPassage:

@@ -90,12 +90,28 @@ class PassageInfo:
     context: str  # section title and product name
 
 
+@dataclass(frozen=True)
+class _Words:
+    """The content words of every unit and passage context, read once per question."""
+
+    units: list[set[str]]
+    contexts: list[set[str]]
+    weights: t.TermWeights  # IDF over the units
+
+    @classmethod
+    def of(cls, units: Sequence[AnswerUnit], passages: Sequence[PassageInfo]) -> _Words:
+        unit_terms = [set(t.content_terms(u.text)) for u in units]
+        contexts = [set(t.content_terms(p.context)) for p in passages]
+        return cls(unit_terms, contexts, t.TermWeights(unit_terms))
+
+
 def unit_features(
     question: str,
     units: Sequence[AnswerUnit],
     unit_vectors: np.ndarray,
     question_vector: np.ndarray,
     passages: Sequence[PassageInfo],
+    words: _Words,
 ) -> list[dict[str, float]]:
     """The features of each unit (see FEATURES)."""
     asked = t.content_terms(question)
@@ -103,9 +119,7 @@ def unit_features(
     asked_measures = t.measures_asked(question)
     wants_number = t.asks_quantity(question)
     wants_steps = t.asks_procedure(question)
-    unit_terms = [set(t.content_terms(u.text)) for u in units]
-    weights = t.TermWeights(unit_terms)
-    context_terms = [set(t.content_terms(p.context)) for p in passages]
+    unit_terms, context_terms, weights = words.units, words.contexts, words.weights
     cosines = unit_vectors @ question_vector if len(units) else np.zeros(0)
     out = []
     for unit, terms, cosine in zip(units, unit_terms, cosines, strict=True):
@@ -138,7 +152,8 @@ def gather(
     confidence: LinearModel,
 ) -> Evidence:
     """Score every unit and the confidence in the best one."""
-    features = unit_features(question, units, unit_vectors, question_vector, passages)
+    words = _Words.of(units, passages)
+    features = unit_features(question, units, unit_vectors, question_vector, passages, words)
     candidates = sorted(
         (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
         key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
@@ -149,10 +164,7 @@ def gather(
     other = next((c for c in candidates if c.unit.passage != best.unit.passage), None)
     asked_codes = t.codes(question)
     held = set().union(*(t.codes(u.text) for u in units), *(t.codes(p.context) for p in passages))
-    everywhere = set().union(
-        *(t.content_terms(u.text) for u in units), *(t.content_terms(p.context) for p in passages)
-    )
-    weights = t.TermWeights([t.content_terms(u.text) for u in units])
+    everywhere = set().union(*words.units, *words.contexts)
     stated = set().union(
         *(t.numbers(u.text) for u in units), *(t.numbers(p.context) for p in passages)
     )
@@ -164,7 +176,7 @@ def gather(
         "context_coverage": best.features["context_coverage"],
         "lead": best.score - other.score if other else 1.0,
         "missing_code": float(bool(asked_codes - held)),
-        "coverage_all": weights.coverage(t.content_terms(question), everywhere),
+        "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
     }
     return Evidence(candidates, confidence.logistic(summary), summary)
