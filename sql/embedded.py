@@ -337,6 +337,10 @@ def _run_pg(
                 user=system_user,
                 group=group,
                 extra_groups=[] if system_user is not None else None,
+                # Its own process group: a signal sent to the caller's group (a repeated
+                # Ctrl-C, a service manager's SIGTERM) must not kill pg_ctl halfway through a
+                # stop. Whoever started the server stops it.
+                process_group=0,
             )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             out.seek(0)
