@@ -37,14 +37,51 @@ def test_wrapped_pdf_lines_are_one_sentence_and_short_spec_lines_stay_apart():
         "Noise level 40 dB\n"
         "12"
     )
-    assert [u.text for u in split_units(text)] == [
+    texts = [u.text for u in split_units(text)]
+    assert texts[0] == (
         "Clean the pre-filter with a vacuum cleaner every two weeks so that the main "
-        "filter lasts longer.",
-        "Rated voltage 220-240 V",
-        "Noise level 40 dB",
-    ]
+        "filter lasts longer."
+    )
+    assert "Rated voltage 220-240 V" in texts
+    assert "Noise level 40 dB" in texts
+    assert not any(t.endswith("12") for t in texts)  # the page number is no cell
+
+
+def test_a_table_extracted_one_cell_per_line_yields_its_rows():
+    # How pypdf lays out a two-column specification table: label and value on lines of
+    # their own, with nothing marking where a row starts.
+    text = (
+        "Table 10. Technical data\n"
+        "Rated power\n"
+        "35 W\n"
+        "Weight\n"
+        "4.1 kg\n"
+        "Power cord length\n"
+        "1.8 m\n"
+        "Keep the purifier upright when you carry it up or down the stairs."
+    )
+    units = split_units(text)
+    rows = [u.text for u in units if u.kind == "row"]
+    assert {"Rated power 35 W", "Weight 4.1 kg", "Power cord length 1.8 m"} <= set(rows)
+    assert "Weight" not in rows  # a lone cell too short to be a row is no unit
+    assert units[-1].kind == "sentence"
+    assert units[-1].text.startswith("Keep the purifier upright")
 
 
 def test_units_remember_their_passage_and_order():
     units = split_units("First sentence here. Second sentence here.", passage=3)
     assert [(u.passage, u.ordinal) for u in units] == [(3, 0), (3, 1)]
+
+
+def test_table_of_contents_entries_are_no_answers():
+    text = (
+        "Contents\n"
+        "8.3 Restoring factory settings 20\n"
+        "8.4 Error codes ........ 21\n"
+        "9 Technical specifications 22\n"
+        "1. Set the dial to position 3\n"
+        "and wait until the light turns green."
+    )
+    assert [u.text for u in split_units(text)] == [
+        "1. Set the dial to position 3 and wait until the light turns green."
+    ]

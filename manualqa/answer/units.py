@@ -4,6 +4,11 @@ An answer quotes whole units, never a fragment of one. Text extracted from a PDF
 lines anywhere, so wrapped lines are joined back into paragraphs first. Each unit keeps
 the text an answer shows for it (`shown`): a numbered step shows its whole procedure
 with the sentence that leads into it, and a table row shows the table's header with it.
+
+A PDF table usually comes out one cell per line ("Weight", "4.1 kg", "Power cord length",
+"1.8 m"), and where its rows start is not marked. A run of such short lines is therefore
+cut into every window of one to three neighbouring cells; the one that reads as the row
+the question asks about ("Weight 4.1 kg") scores best.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ _RULE_RE = re.compile(r"^\|?[\s:|-]+\|?$")
 _HEADING_RE = re.compile(r"^#{1,6}\s")
 _DIGIT_RE = re.compile(r"\d")
 _SECTION_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)+\.?\s")
+# A table-of-contents entry: a numbered title ending in its page number, or dot leaders.
+_CONTENTS_RE = re.compile(
+    r"^(?:\d+(?:\.\d+)+\.?\s+\D.*\s\d{1,4}|\d+\s+[A-Z]\D*\s\d{1,4}|.*(?:\.\s?){4,}\s*\d{1,4})$"
+)
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 MIN_WORDS = 3
 WRAPPED_WORDS = 7  # a shorter line that ends no sentence is a line of its own (a spec row)
 TITLE_WORDS = 6
 MAX_PROCEDURE_STEPS = 12
+TABLE_LINES = 3  # at least this many short lines in a row are read as table cells
+ROW_CELLS = 3  # the widest window of neighbouring cells read as one row
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,30 @@ class AnswerUnit:
     shown: str  # what an answer quotes: the unit with its procedure or table header
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """A run of short lines: a table laid out one cell per line."""
+
+    cells: tuple[str, ...]
+
+
+def _is_cell(line: str) -> bool:
+    return (
+        bool(line)
+        and len(line.split()) < WRAPPED_WORDS
+        and line[-1] not in ".!?"
+        and not any(r.match(line) for r in (_STEP_RE, _ITEM_RE, _ROW_RE, _HEADING_RE))
+    )
+
+
+def _cell_run_end(raw_lines: list[str], start: int) -> int:
+    """The end of the run of table cells starting at `start`, or `start` if none does."""
+    end = start
+    while end < len(raw_lines) and _is_cell(raw_lines[end]):
+        end += 1
+    return end if end - start >= TABLE_LINES else start
+
+
 def _is_title(line: str, following: str) -> bool:
     """A short line that ends no sentence, followed by one that starts a new one."""
     return (
@@ -54,32 +89,59 @@ def _is_title(line: str, following: str) -> bool:
     )
 
 
-def _lines(text: str) -> list[str]:
-    """Logical lines: wrapped prose re-joined; page numbers and headings dropped."""
+def _lines(text: str) -> list[str | _Cells]:
+    """Logical lines: wrapped prose re-joined, runs of table cells kept together, page
+    numbers, headings and table-of-contents entries dropped."""
     raw_lines = [" ".join(raw.split()) for raw in text.splitlines()]
-    out: list[str] = []
-    for index, line in enumerate(raw_lines):
-        following = next((r for r in raw_lines[index + 1 :] if r), "")
+    raw_lines = ["" if _CONTENTS_RE.match(line) else line for line in raw_lines]
+    out: list[str | _Cells] = []
+    index = 0
+    while index < len(raw_lines):
+        line = raw_lines[index]
+        previous = out[-1] if out else ""
+        wrapped = len(raw_lines[index - 1].split()) >= WRAPPED_WORDS if index else False
+        continues = (
+            isinstance(previous, str)
+            and previous
+            and wrapped
+            and not (_STEP_RE.match(line) or _ITEM_RE.match(line) or _ROW_RE.match(line))
+            and not _ROW_RE.match(previous)
+            and previous[-1] not in ".!?:;"
+        )
+        end = index if continues else _cell_run_end(raw_lines, index)
+        if end > index:
+            cells = raw_lines[index:end]
+            while cells and _PAGE_NUMBER_RE.match(cells[-1]):
+                cells.pop()
+            out.append(_Cells(tuple(cells)))
+            index = end
+            continue
+        index += 1
+        following = next((r for r in raw_lines[index:] if r), "")
         skip = not line or _PAGE_NUMBER_RE.match(line) or _HEADING_RE.match(line)
         if skip or (not _ROW_RE.match(line) and _is_title(line, following)):
             if out and out[-1] != "":
                 out.append("")  # a paragraph break
             continue
-        starts_block = bool(_STEP_RE.match(line) or _ITEM_RE.match(line) or _ROW_RE.match(line))
-        previous = out[-1] if out else ""
-        wrapped = len(raw_lines[index - 1].split()) >= WRAPPED_WORDS if index else False
-        continues = (
-            previous
-            and wrapped
-            and not starts_block
-            and not _ROW_RE.match(previous)
-            and previous[-1] not in ".!?:;"
-        )
         if continues:
             out[-1] = f"{previous} {line}"
         else:
             out.append(line)
     return [line for line in out if line]
+
+
+def _cell_rows(cells: tuple[str, ...]) -> list[str]:
+    """Every window of one to `ROW_CELLS` neighbouring cells (a lone cell only when it
+    reads as a row by itself), in reading order."""
+    rows = []
+    for start in range(len(cells)):
+        for width in range(1, ROW_CELLS + 1):
+            if start + width > len(cells):
+                break
+            row = " ".join(cells[start : start + width])
+            if width > 1 or len(row.split()) >= MIN_WORDS:
+                rows.append(row)
+    return rows
 
 
 def _cells(row: str) -> list[str]:
@@ -110,11 +172,18 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
         steps.clear()
 
     for index, line in enumerate(lines):
+        if isinstance(line, _Cells):
+            close_procedure()
+            header = None
+            for row in _cell_rows(line.cells):
+                units.append(AnswerUnit(passage, len(units), "row", row, row))
+            continue
         if _ROW_RE.match(line):
             close_procedure()
             if _RULE_RE.match(line):
                 continue
-            if index + 1 < len(lines) and _RULE_RE.match(lines[index + 1]):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if isinstance(following, str) and _RULE_RE.match(following):
                 header = _cells(line)
                 continue
             row = _row_text(header, line)
