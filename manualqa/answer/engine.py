@@ -136,7 +136,16 @@ class AnswerEngine:
         """The same units scored again (by another ranker, when calibrating)."""
         retrieved = weighed.retrieved
         question_vector = self.llm.embed([retrieved.question], use_cache=True)[0]
-        infos = [PassageInfo(h.score, f"{h.section} {h.product}") for h in retrieved.hits]
+        infos = [
+            PassageInfo(
+                h.score,
+                f"{h.section} {h.product}",
+                h.manual_key,
+                None if h.page is None else (h.page, h.page_end or h.page),
+                h.section,
+            )
+            for h in retrieved.hits
+        ]
         evidence = gather(
             retrieved.question,
             weighed.units,
@@ -153,7 +162,8 @@ class AnswerEngine:
     ) -> Answer:
         """Answer `question` from the manuals with a citation on every sentence, or abstain."""
         weighed = self.weigh(self.retrieve(question, filters, top_k))
-        if weighed.evidence.confidence < self.settings.min_confidence:
+        evidence = weighed.evidence
+        if not evidence.candidates or evidence.confidence < self.settings.min_confidence:
             return self._abstain(weighed)
         hits = weighed.retrieved.hits
         request = EvidenceRequest(weighed.retrieved.question, tuple(self._parts(weighed)))

@@ -38,7 +38,7 @@ CONFIDENCE_FEATURES = (
     "passage_cosine",
     "term_coverage",
     "context_coverage",
-    "lead",  # best score minus the best score of a unit from another passage
+    "lead",  # best score minus the best score of a unit cited elsewhere (see PassageInfo.place)
     "missing_code",  # the question names a code no retrieved passage holds
     "coverage_all",  # IDF-weighted share of the question's words found in any passage
     "missing_number",  # the question states a number no retrieved passage holds
@@ -88,6 +88,19 @@ class PassageInfo:
 
     score: float  # retrieval cosine
     context: str  # section title and product name
+    manual_key: str = ""
+    pages: tuple[int, int] | None = None  # first and last page, None when unpaged
+    section: str = ""
+
+    def same_place(self, other: PassageInfo) -> bool:
+        """Whether citing either passage points the reader at the same place: the same
+        manual and overlapping pages (the same section when unpaged). Overlapping chunks
+        repeat text, and a unit repeated there is no rival answer."""
+        if self.manual_key != other.manual_key:
+            return False
+        if self.pages is None or other.pages is None:
+            return self.section == other.section
+        return self.pages[0] <= other.pages[1] and other.pages[0] <= self.pages[1]
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,8 @@ def gather(
     if not candidates:
         return Evidence([], 0.0, {})
     best = candidates[0]
-    other = next((c for c in candidates if c.unit.passage != best.unit.passage), None)
+    place = passages[best.unit.passage]
+    other = next((c for c in candidates if not passages[c.unit.passage].same_place(place)), None)
     asked_codes = t.codes(question)
     held = set().union(*(t.codes(u.text) for u in units), *(t.codes(p.context) for p in passages))
     everywhere = set().union(*words.units, *words.contexts)

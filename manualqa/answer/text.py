@@ -55,6 +55,7 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "mass": ("g", "kg", "lb", "lbs", "oz", "gram"),
     "volume": ("l", "ml", "liter", "litre", "gallon"),
     "frequency": ("hz", "khz", "mhz", "ghz"),
+    "speed": ("mm/s", "cm/s", "m/s", "km/h", "kph", "mph", "rpm", "ft/s"),
     "data": ("b", "kb", "mb", "gb", "tb", "byte", "bit", "kbps", "mbps", "baud"),
     "sound": ("db", "dba"),
     "charge": ("mah", "ah", "wh"),
@@ -98,11 +99,12 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "volume": ("volume", "capacity", "litres", "liters"),
     "frequency": ("frequency", "clock", "hz", "mhz"),
     "data": ("memory", "storage", "ram", "flash", "baud", "speed"),
+    "speed": ("speed", "fast", "rpm", "velocity"),
     "sound": ("loud", "noise", "noisy", "db"),
     "charge": ("battery", "capacity", "mah"),
     "ratio": ("percent", "percentage", "humidity"),
 }
-_UNIT_AFTER_NUMBER_RE = re.compile(r"\d(?:[.,]\d+)?\s?(°[cf]|%|[a-zµ]+)", re.IGNORECASE)
+_UNIT_AFTER_NUMBER_RE = re.compile(r"\d(?:[.,]\d+)?\s?(°[cf]|%|[a-zµ]+(?:/[a-z]+)?)", re.IGNORECASE)
 _PROCEDURE_RE = re.compile(
     r"^(?:how (?:do|can|should|would|must) (?:i|you|we|one)\b|how to\b|what (?:are the )?steps\b"
     r"|what should i do\b|what do i do\b|steps to\b)",
@@ -142,8 +144,9 @@ def measures_in(text: str) -> set[str]:
     """The kinds of quantity a text states with a number and a unit."""
     found = set()
     for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
-        unit = match.group(1).lower().rstrip("s") if len(match.group(1)) > 2 else match.group(1)
-        unit = unit.lower()
+        unit = match.group(1).lower()
+        if len(unit) > 2 and "/" not in unit:
+            unit = unit.rstrip("s")  # hours -> hour
         for kind, units in MEASURES.items():
             if unit in units:
                 found.add(kind)

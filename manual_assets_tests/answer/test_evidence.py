@@ -1,0 +1,49 @@
+"""Evidence scoring: the lead of the best unit is measured against rival places only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from manualqa.answer.evidence import FEATURES, LinearModel, PassageInfo, gather
+from manualqa.answer.text import measures_asked, measures_in
+from manualqa.answer.units import AnswerUnit
+
+CONFIDENCE = LinearModel({"lead": 1.0}, ("lead",))
+RANKER = LinearModel({"cosine": 1.0}, FEATURES)
+
+
+def _unit(passage: int, text: str) -> AnswerUnit:
+    return AnswerUnit(passage, 0, "sentence", text, text)
+
+
+def _lead(passages: list[PassageInfo], cosines: list[float]) -> float:
+    units = [_unit(i, f"unit {i} of the manual") for i in range(len(passages))]
+    # Unit vectors whose dot product with the question vector is the given cosine.
+    vectors = np.array([[c, (1 - c * c) ** 0.5] for c in cosines], dtype=np.float32)
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    evidence = gather("what is it", units, vectors, question, passages, RANKER, CONFIDENCE)
+    return evidence.confidence_features["lead"]
+
+
+def test_an_overlapping_chunk_of_the_same_page_is_no_rival():
+    page_21 = PassageInfo(0.5, "Specifications", "manual-a", (21, 21), "9 Specifications")
+    again_21 = PassageInfo(0.5, "Specifications", "manual-a", (20, 21), "9 Specifications")
+    page_4 = PassageInfo(0.5, "Safety", "manual-a", (4, 4), "1 Safety")
+    lead = _lead([page_21, again_21, page_4], [0.9, 0.88, 0.5])
+    assert abs(lead - 0.4) < 1e-5  # measured against page 4, not the repeat on page 21
+
+
+def test_another_manual_or_section_is_a_rival():
+    paged = PassageInfo(0.5, "", "manual-a", (3, 3), "Setup")
+    other_manual = PassageInfo(0.5, "", "manual-b", (3, 3), "Setup")
+    assert abs(_lead([paged, other_manual], [0.9, 0.8]) - 0.1) < 1e-5
+    unpaged = PassageInfo(0.5, "", "manual-c", None, "Setup")
+    same_section = PassageInfo(0.5, "", "manual-c", None, "Setup")
+    other_section = PassageInfo(0.5, "", "manual-c", None, "Cleaning")
+    assert abs(_lead([unpaged, same_section, other_section], [0.9, 0.85, 0.6]) - 0.3) < 1e-5
+
+
+def test_speeds_are_a_measure_of_their_own():
+    assert measures_asked("How fast can it print?") == {"speed"}
+    assert measures_in("Print speed up to 180 mm/s") == {"speed"}
+    assert measures_in("Filter life 6 months / about 2,200 hours") == {"time"}
