@@ -12,9 +12,12 @@ the golden sets change:
 3. With that ranker, each question's best unit is scored; the confidence model is a
    logistic regression of "the best unit's passage is on the expected manual and page"
    (never, for an unanswerable question) over `evidence.CONFIDENCE_FEATURES`.
-4. `min_confidence` is the threshold with the best balanced accuracy on the dev questions:
-   the mean of the share of answerable ones answered from the right page and the share of
-   unanswerable ones abstained.
+4. `min_confidence` is the threshold with the best expected accuracy on the dev questions
+   over a question mix in which a share `UNANSWERABLE_SHARE` is unanswerable: that share
+   times the share of unanswerable ones abstained, plus the rest times the share of
+   answerable ones answered from the right page. (Weighing both kinds equally, whatever
+   their number, let a few confidently worded unanswerable questions push the threshold
+   up until a third of the answerable ones were refused.)
 5. The verifier's thresholds separate supported from unsupported sentences: a sentence
    made of the question and its expected answer, against the right passage (supported)
    and against retrieved passages off the expected pages that do not hold the answer
@@ -43,6 +46,7 @@ from manualqa.answer.evidence import CONFIDENCE_FEATURES, FEATURES, LinearModel
 from manualqa.answer.verify import Support, measure
 
 REGULARISATION = 1.0  # sklearn's C, for the confidence model
+UNANSWERABLE_SHARE = 0.15  # of the questions owners ask, the share no manual answers
 L2_PENALTY = 0.1  # for the ranker
 WEIGHT_SCALE = 4.0  # ranker weights are scaled to this L1 norm (the margin is in these units)
 TERM_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 .. 0.90
@@ -184,7 +188,7 @@ def fit_confidence(
     report = {
         "dev_questions": len(rows),
         "dev_best_unit_on_right_page": int(sum(labels)),
-        "dev_balanced_accuracy": handled,
+        "dev_expected_accuracy": handled,
     }
     return weights, threshold, report
 
@@ -192,10 +196,8 @@ def fit_confidence(
 def _best_threshold(
     probabilities: Sequence[float], right: Sequence[bool], answerable: Sequence[bool]
 ) -> tuple[float, float]:
-    """The threshold with the best balanced score: the share of answerable questions
-    answered from the right page plus the share of unanswerable ones abstained, so that
-    the few unanswerable questions weigh as much as the many answerable ones. The middle
-    of the best plateau."""
+    """The threshold with the best expected accuracy (see step 4), and that accuracy: the
+    middle of the best plateau."""
     n_answerable = max(sum(answerable), 1)
     n_unanswerable = max(len(answerable) - sum(answerable), 1)
     candidates = sorted({round(p, 4) for p in probabilities} | {0.0, 1.0})
@@ -203,11 +205,13 @@ def _best_threshold(
     for tau in candidates:
         answered_right = sum(p >= tau and r for p, r in zip(probabilities, right, strict=True))
         abstained = sum(p < tau and not a for p, a in zip(probabilities, answerable, strict=True))
-        scored.append((answered_right / n_answerable + abstained / n_unanswerable, tau))
+        accuracy = (1 - UNANSWERABLE_SHARE) * answered_right / n_answerable
+        accuracy += UNANSWERABLE_SHARE * abstained / n_unanswerable
+        scored.append((accuracy, tau))
     best = max(h for h, _ in scored)
     plateau = [tau for h, tau in scored if h >= best - 1e-9]
     middle = (plateau[0] + plateau[-1]) / 2 if len(plateau) > 1 else plateau[0]
-    return round(middle, 4), round(best / 2, 4)
+    return round(middle, 4), round(best, 4)
 
 
 def verifier_samples(
