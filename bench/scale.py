@@ -18,9 +18,7 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +29,10 @@ import httpx
 import numpy as np
 from pydantic import SecretStr
 
+from bench.serve import ServedApi, served_api
 from evals.golden import load_golden_set
 from manualqa.chunking import chunk_manual, embedding_text
-from manualqa.config import PROJECT_ROOT, Settings, get_settings
+from manualqa.config import Settings, get_settings
 from manualqa.documents import Chunk, ManualRef
 from manualqa.extraction import extract_manual
 from manualqa.index import open_index
@@ -125,7 +124,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def load(base: str, questions: list[str], concurrency: int, requests: int) -> dict:
+async def load(api: ServedApi, questions: list[str], concurrency: int, requests: int) -> dict:
     latencies: list[float] = []
     errors = 0
     first_error = ""
@@ -147,7 +146,9 @@ async def load(base: str, questions: list[str], concurrency: int, requests: int)
             latencies.append(time.perf_counter() - started)
 
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=api.base_url, headers=api.headers, timeout=60, limits=limits
+    ) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
@@ -168,47 +169,13 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def serve_and_measure(env: dict[str, str], questions: list[str], requests: int) -> dict:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "serving.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        with httpx.Client(base_url=base, timeout=10) as client:
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError("the API exited during start-up")
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() - started > 1800:
-                    raise RuntimeError("the API did not get ready")
-                time.sleep(0.5)
-        ready_s = round(time.monotonic() - started, 1)
-        asyncio.run(load(base, questions, 4, len(questions)))  # warm caches and connections
-        runs = [asyncio.run(load(base, questions, c, requests)) for c in (1, 8, 32)]
-        return {"ready_s": ready_s, "api_rss_mb": _rss_mb(server.pid), "runs": runs}
-    finally:
-        server.terminate()
-        server.wait(30)
+def serve_and_measure(
+    settings: Settings, env: dict[str, str], questions: list[str], requests: int
+) -> dict:
+    with served_api(settings, extra_env=env, ready_timeout_s=1800) as api:
+        asyncio.run(load(api, questions, 4, len(questions)))  # warm caches and connections
+        runs = [asyncio.run(load(api, questions, c, requests)) for c in (1, 8, 32)]
+        return {"ready_s": api.ready_s, "api_rss_mb": _rss_mb(api.pid), "runs": runs}
 
 
 def main() -> None:
@@ -281,17 +248,13 @@ def _measure_sizes(
             build_s = round(time.perf_counter() - started, 1)
             writer.close()
             in_process = index_search(index_settings, questions, query_vectors)
-            env = dict(os.environ)
-            env.update(
-                {
-                    "MANUALQA_DATA_DIR": str(data_dir),
-                    "MANUALQA_INDEX__BACKEND": backend,
-                    "MANUALQA_INDEX__PATH": f"index-{size}",
-                    "MANUALQA_INDEX__COLLECTION": collection,
-                    "DATABASE_URL": url,
-                }
-            )
-            measured = serve_and_measure(env, questions, args.requests)
+            env = {
+                "MANUALQA_DATA_DIR": str(data_dir),
+                "MANUALQA_INDEX__BACKEND": backend,
+                "MANUALQA_INDEX__PATH": f"index-{size}",
+                "MANUALQA_INDEX__COLLECTION": collection,
+            }
+            measured = serve_and_measure(index_settings, env, questions, args.requests)
             report["results"].append(  # type: ignore[attr-defined]
                 {
                     "size": size,

@@ -26,6 +26,8 @@ class ServedApi:
     base_url: str
     headers: dict[str, str]
     database_url: str
+    pid: int
+    ready_s: float  # from start to the first 200 from /readyz
 
 
 @contextlib.contextmanager
@@ -44,7 +46,10 @@ def bench_key(database_url: str, scopes: list[str]) -> Iterator[dict[str, str]]:
 
 @contextlib.contextmanager
 def served_api(
-    settings: Settings, workers: int = 1, extra_env: dict[str, str] | None = None
+    settings: Settings,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout_s: float = 180,
 ) -> Iterator[ServedApi]:
     """uvicorn with `workers` processes on a free port, ready, with a search/ask key.
     The rate limits are lifted for the run: the load comes from one IP and one key. An
@@ -52,7 +57,7 @@ def served_api(
     embedded = settings.state_path(settings.postgres.data_dir)
     started_here = settings.database_url is None and running_embedded_postgres(embedded) is None
     try:
-        with _served(settings, workers, extra_env) as api:
+        with _served(settings, workers, extra_env, ready_timeout_s) as api:
             yield api
     finally:
         if started_here:
@@ -61,7 +66,7 @@ def served_api(
 
 @contextlib.contextmanager
 def _served(
-    settings: Settings, workers: int, extra_env: dict[str, str] | None
+    settings: Settings, workers: int, extra_env: dict[str, str] | None, ready_timeout_s: float
 ) -> Iterator[ServedApi]:
     url = db.resolve_database_url(settings)
     with socket.socket() as probe:
@@ -78,12 +83,14 @@ def _served(
         sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
     ]  # fmt: skip
+    started = time.monotonic()
     server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, server)
+        _wait_ready(base, server, ready_timeout_s)
+        ready_s = round(time.monotonic() - started, 1)
         with bench_key(url, ["search", "ask", "sql"]) as headers:
-            yield ServedApi(base, headers, url)
+            yield ServedApi(base, headers, url, server.pid, ready_s)
     finally:
         server.terminate()
         server.wait(30)

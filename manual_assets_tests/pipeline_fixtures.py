@@ -66,8 +66,8 @@ def pipeline_settings(data_dir: Path, folder: Path, database_url: str, **extra) 
 def session_env(database_url: str) -> Iterator[pytest.MonkeyPatch]:
     """DATABASE_URL for resources that read it from the environment, as in production.
 
-    The process-wide settings were read when `sql.models` was imported (the vector column's
-    width); they are read again, as a process started with this environment would."""
+    The process-wide settings (`get_settings`, cached) may have been read before this
+    fixture ran; they are read again, as a process started with this environment would."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATABASE_URL", database_url)
         get_settings.cache_clear()

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, Select, case, delete, func, select, text, update
+from sqlalchemy import Engine, Select, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -22,13 +22,11 @@ from manualqa import documents
 from manualqa.documents import ManualProfile, ManualRef, SectionInfo, slugify
 from manualqa.injection import Finding
 from sql.models import (
-    EMBEDDING_DIMENSION,
     SECTION_PATH_SEPARATOR,
     AnswerUnitVector,
     AuditLog,
     Chunk,
     ChunkInjectionFlag,
-    Embedding,
     FileArtifact,
     License,
     Manual,
@@ -43,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 RAW_ARTIFACT = "raw"
 PIPELINE_ACTOR = "pipeline"
-TEXT_SEARCH_CONFIG = "english"
 
 # Columns `set_manual_status` may change besides `status`.
 _STATUS_FIELDS = frozenset(
@@ -86,26 +83,6 @@ class ManualRecord:
     config_version: str
     uploaded_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class ChunkHit:
-    """A chunk found by a search, with what a citation needs and the score that found it.
-
-    `score` is the `ts_rank` for keyword search and the cosine similarity for vector search.
-    """
-
-    chunk_id: str
-    manual_key: str
-    manual_title: str
-    ordinal: int
-    text: str
-    page: int | None
-    page_end: int | None
-    page_label: str | None
-    section: str
-    section_path: tuple[str, ...]
-    score: float
 
 
 def upsert_manual(
@@ -324,7 +301,7 @@ def replace_sections(session: Session, key: str, sections: Sequence[SectionInfo]
 
 
 def replace_chunks(session: Session, key: str, chunks: Sequence[documents.Chunk]) -> int:
-    """Replace a manual's chunks; their old embeddings go with them (FK cascade).
+    """Replace a manual's chunks; their answer-unit vectors and flags go with them (FK cascade).
 
     Raises:
         ValueError: a chunk belongs to another manual.
@@ -408,41 +385,6 @@ def list_flagged_chunks(session: Session, key: str | None = None) -> list[Flagge
     if key is not None:
         query = query.where(Manual.key == key)
     return [FlaggedChunk(**row._mapping) for row in session.execute(query)]
-
-
-def replace_embeddings(
-    session: Session, key: str, model: str, vectors: Mapping[str, Sequence[float]]
-) -> int:
-    """Replace the embeddings of a manual's chunks with `vectors`, keyed by chunk id.
-
-    Raises:
-        ValueError: a chunk id is not one of this manual's chunks, or a vector has the
-            wrong dimension.
-    """
-    manual_id = _manual_id(session, key)
-    chunk_ids = set(session.scalars(select(Chunk.id).where(Chunk.manual_id == manual_id)))
-    strangers = set(vectors) - chunk_ids
-    if strangers:
-        raise ValueError(f"{len(strangers)} vectors for chunks not in manual {key!r}")
-    wrong = [cid for cid, vector in vectors.items() if len(vector) != EMBEDDING_DIMENSION]
-    if wrong:
-        raise ValueError(
-            f"vectors must have {EMBEDDING_DIMENSION} dimensions ({len(wrong)} do not)"
-        )
-    session.execute(
-        delete(Embedding).where(
-            Embedding.chunk_id.in_(select(Chunk.id).where(Chunk.manual_id == manual_id))
-        )
-    )
-    if vectors:
-        session.execute(
-            insert(Embedding),
-            [
-                {"chunk_id": chunk_id, "model": model, "embedding": list(vector)}
-                for chunk_id, vector in vectors.items()
-            ],
-        )
-    return len(vectors)
 
 
 def replace_unit_vectors(
@@ -586,7 +528,7 @@ def version_tokens(session: Session, *, source: str | None = None) -> dict[str, 
 
 
 def remove_manual(session: Session, key: str, *, actor: str = PIPELINE_ACTOR) -> bool:
-    """Delete a manual with its sections, chunks, embeddings and artifact rows, and record
+    """Delete a manual with its sections, chunks, answer-unit vectors and artifact rows, and record
     it in the audit log; return whether the catalog had it. Its objects stay in the store."""
     removed = session.execute(delete(Manual).where(Manual.key == key).returning(Manual.id))
     if removed.first() is None:
@@ -599,68 +541,6 @@ def chunk_count(session: Session, key: str) -> int:
     """How many chunks the manual has (0 for an unknown key)."""
     query = select(func.count()).select_from(Chunk).join(Manual).where(Manual.key == key)
     return session.execute(query).scalar_one()
-
-
-def embedding_count(session: Session, key: str) -> int:
-    """How many of the manual's chunks have an embedding (0 for an unknown key)."""
-    query = (
-        select(func.count())
-        .select_from(Embedding)
-        .join(Chunk)
-        .join(Manual)
-        .where(Manual.key == key)
-    )
-    return session.execute(query).scalar_one()
-
-
-def keyword_search(
-    session: Session, query: str, limit: int = 10, *, public_only: bool = False
-) -> list[ChunkHit]:
-    """Full-text search over chunk text and section titles, best `ts_rank` first.
-
-    `query` uses web-search syntax: words, "quoted phrases", `or`, `-excluded`.
-    """
-    if not query.strip():
-        return []
-    tsquery = func.websearch_to_tsquery(TEXT_SEARCH_CONFIG, query)
-    rank = func.ts_rank(Chunk.tsv, tsquery)
-    statement = (
-        _chunk_hits(rank.label("score"))
-        .where(Chunk.tsv.op("@@")(tsquery))
-        .order_by(rank.desc(), Chunk.id)
-    )
-    if public_only:
-        statement = statement.where(Manual.is_public.is_(True))
-    return [_chunk_hit(row) for row in session.execute(statement.limit(limit))]
-
-
-def vector_search(
-    session: Session,
-    vector: Sequence[float],
-    limit: int = 10,
-    *,
-    model: str | None = None,
-    public_only: bool = False,
-) -> list[ChunkHit]:
-    """Nearest chunks by cosine distance (HNSW index), most similar first.
-
-    `score` is the cosine similarity, 1 - distance.
-    """
-    distance = Embedding.embedding.cosine_distance(list(vector))
-    # Ordered by distance alone, so the HNSW index can produce the order.
-    statement = (
-        _chunk_hits((1 - distance).label("score"))
-        .join(Embedding, Embedding.chunk_id == Chunk.id)
-        .order_by(distance)
-    )
-    if model is not None:
-        statement = statement.where(Embedding.model == model)
-    if public_only:
-        statement = statement.where(Manual.is_public.is_(True))
-    if model is not None or public_only:
-        # Filters apply after the index scan; let it keep scanning until `limit` rows pass.
-        session.execute(text("SET LOCAL hnsw.iterative_scan = strict_order"))
-    return [_chunk_hit(row) for row in session.execute(statement.limit(limit))]
 
 
 def _manual_id(session: Session, key: str) -> int:
@@ -727,30 +607,4 @@ def _manual_records() -> Select[*tuple[Any, ...]]:
         .join(Product, Manual.product_id == Product.id)
         .join(Vendor, Product.vendor_id == Vendor.id)
         .join(License, Manual.license_id == License.id)
-    )
-
-
-def _chunk_hits(score: Any) -> Select[*tuple[Any, ...]]:
-    return select(
-        Chunk.id.label("chunk_id"),
-        Manual.key.label("manual_key"),
-        Manual.title.label("manual_title"),
-        Chunk.ordinal,
-        Chunk.text,
-        Chunk.page,
-        Chunk.page_end,
-        Chunk.page_label,
-        Chunk.section,
-        Chunk.section_path,
-        score,
-    ).join(Manual, Chunk.manual_id == Manual.id)
-
-
-def _chunk_hit(row: Any) -> ChunkHit:
-    values = dict(row._mapping)
-    path = values.pop("section_path")
-    return ChunkHit(
-        section_path=tuple(path.split(SECTION_PATH_SEPARATOR)) if path else (),
-        score=float(values.pop("score")),
-        **values,
     )

@@ -12,11 +12,9 @@ import enum
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -30,14 +28,8 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-from manualqa.config import get_settings
-
-EMBEDDING_DIMENSION = get_settings().embedding.dimension
-"""Width of `embeddings.embedding`: the configured model's (`embedding.dimension`, 384 for
-the bundled MiniLM); migration 0005 fits the column to it."""
 
 SECTION_PATH_SEPARATOR = " > "
 
@@ -243,10 +235,7 @@ class Chunk(Base):
     """A retrievable passage; `id` is the deterministic `manualqa.documents.Chunk.chunk_id`."""
 
     __tablename__ = "chunks"
-    __table_args__ = (
-        UniqueConstraint("manual_id", "ordinal"),
-        Index("ix_chunks_tsv", "tsv", postgresql_using="gin"),
-    )
+    __table_args__ = (UniqueConstraint("manual_id", "ordinal"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     manual_id: Mapped[int] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"))
@@ -259,38 +248,8 @@ class Chunk(Base):
     section_path: Mapped[str] = mapped_column(Text, server_default="")
     token_count: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
-    tsv: Mapped[str] = mapped_column(
-        TSVECTOR,
-        Computed(
-            "to_tsvector('english', coalesce(section, '') || ' ' || text)",
-            persisted=True,
-        ),
-        deferred=True,
-    )
 
     manual: Mapped[Manual] = relationship(back_populates="chunks")
-    embedding: Mapped[Embedding | None] = relationship(back_populates="chunk", passive_deletes=True)
-
-
-class Embedding(Base):
-    __tablename__ = "embeddings"
-    __table_args__ = (
-        Index("ix_embeddings_model", "model"),
-        Index(
-            "ix_embeddings_embedding_hnsw",
-            "embedding",
-            postgresql_using="hnsw",
-            postgresql_ops={"embedding": "vector_cosine_ops"},
-        ),
-    )
-
-    chunk_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
-    )
-    model: Mapped[str] = mapped_column(String(200))
-    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSION))
-
-    chunk: Mapped[Chunk] = relationship(back_populates="embedding")
 
 
 class CrawlJob(Base):

@@ -18,7 +18,7 @@ from sql import catalog, usage
 @dg.asset(
     partitions_def=manual_partitions,
     group_name="indexing",
-    kinds={"python", "pgvector"},
+    kinds={"python"},
     freshness_policy=MANUAL_STAGE,
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
@@ -31,8 +31,8 @@ def chunk_embeddings(
     catalog_db: CatalogResource,
     llm: LLMResource,
 ) -> dg.Output[ChunkEmbeddings]:
-    """One L2-normalised vector per chunk (through LiteLLM), also written to pgvector; and
-    one per answer unit of each chunk (sentence, step, table row), kept in the catalog so
+    """One L2-normalised vector per chunk (through LiteLLM), handed to the index; and one
+    per answer unit of each chunk (sentence, step, table row), kept in the catalog so
     that answering a question embeds only the question."""
     key = context.partition_key
     chunks = manual_chunks.chunks
@@ -46,12 +46,6 @@ def chunk_embeddings(
     with usage_scope(partition=key):
         unit_vectors = iter(client.embed([text for texts in units.values() for text in texts]))
     with catalog_db.session() as session:
-        catalog.replace_embeddings(
-            session,
-            key,
-            llm.embedding_model,
-            {c.chunk_id: v.tolist() for c, v in zip(chunks, vectors, strict=True)},
-        )
         catalog.replace_unit_vectors(
             session,
             key,

