@@ -58,11 +58,16 @@ def test_a_table_extracted_one_cell_per_line_yields_its_rows():
         "4.1 kg\n"
         "Power cord length\n"
         "1.8 m\n"
+        "Filter life\n"
+        "6 months (about\n"
+        "2,200 hours)\n"
         "Keep the purifier upright when you carry it up or down the stairs."
     )
     units = split_units(text)
     rows = [u.text for u in units if u.kind == "row"]
     assert {"Rated power 35 W", "Weight 4.1 kg", "Power cord length 1.8 m"} <= set(rows)
+    assert "Filter life 6 months (about 2,200 hours)" in rows
+    assert "Filter life 6 months (about" not in rows  # a cell wrapped onto the next line
     assert "Weight" not in rows  # a lone cell too short to be a row is no unit
     assert units[-1].kind == "sentence"
     assert units[-1].text.startswith("Keep the purifier upright")

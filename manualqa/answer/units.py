@@ -132,13 +132,15 @@ def _lines(text: str) -> list[str | _Cells]:
 
 def _cell_rows(cells: tuple[str, ...]) -> list[str]:
     """Every window of one to `ROW_CELLS` neighbouring cells (a lone cell only when it
-    reads as a row by itself), in reading order."""
+    reads as a row by itself, none that ends inside brackets), in reading order."""
     rows = []
     for start in range(len(cells)):
         for width in range(1, ROW_CELLS + 1):
             if start + width > len(cells):
                 break
             row = " ".join(cells[start : start + width])
+            if row.count("(") > row.count(")"):
+                continue  # a cell wrapped onto the next line, cut in its middle
             if width > 1 or len(row.split()) >= MIN_WORDS:
                 rows.append(row)
     return rows
