@@ -269,6 +269,21 @@ def test_every_call_records_its_prompt_hash_tokens_and_who_it_served(openai_stub
     assert calls[0].cost_usd > 0 and calls[1].cost_usd == 0.0
 
 
+def test_a_usage_scope_collects_the_calls_made_in_it(openai_stub):
+    from manualqa.usage import CallTotals, usage_scope
+
+    llm = LLMSettings(answer=LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url))
+    client = LLMClient(llm, EmbeddingSettings())
+    prompt = render_answer_prompt(f"How do I reset the Wi-Fi? {uuid.uuid4().hex}", [])
+    client.complete("answer", prompt)  # outside any scope: counted, not collected
+    with usage_scope(client_id="client-a") as scope:
+        first = client.complete("answer", render_answer_prompt("And the filter?", []))
+        client.complete("answer", render_answer_prompt("And the filter?", []))
+    totals = CallTotals.of(scope.calls)
+    assert totals == CallTotals(2, 1, 1000, 100, first.cost_usd)
+    assert client.ledger.snapshot()["answer"]["calls"] == 3
+
+
 def test_tei_embeddings_by_configuration(openai_stub):
     embedding = EmbeddingSettings(
         provider="tei", model="BAAI/bge-small-en-v1.5", dimension=3, api_base=openai_stub.url

@@ -19,7 +19,7 @@ from manualqa.llm.cache import LLMCache
 from manualqa.llm.offline import CHAT_MODELS, EMBEDDING_MODEL, PROVIDER, OfflineProvider
 from manualqa.llm.params import generation_params
 from manualqa.prompts import RenderedPrompt
-from manualqa.usage import LLMCall, current_scope
+from manualqa.usage import LLMCall, current_scope, note_call
 
 log = logging.getLogger(__name__)
 _register_lock = threading.Lock()
@@ -306,6 +306,7 @@ class LLMClient:
             call.client_id,
         )
         self.ledger.record(call)
+        note_call(call)
 
     def embed(self, texts: list[str], use_cache: bool = False) -> np.ndarray:
         """Unit-length embeddings for `texts` (float32, one row each), in batches."""
@@ -351,21 +352,21 @@ class LLMClient:
 
     def _record_embedding(self, response: Any, model: str, tokens: int, started: float) -> None:
         scope = current_scope()
-        self.ledger.record(
-            LLMCall(
-                role=EMBEDDING_ROLE,
-                model=model,
-                prompt_name=None,
-                prompt_hash=None,
-                prompt_tokens=tokens,
-                completion_tokens=0,
-                cost_usd=0.0 if response is None else _cost(response, EMBEDDING_ROLE),
-                cached=response is None,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                client_id=scope.client_id,
-                partition=scope.partition,
-            )
+        call = LLMCall(
+            role=EMBEDDING_ROLE,
+            model=model,
+            prompt_name=None,
+            prompt_hash=None,
+            prompt_tokens=tokens,
+            completion_tokens=0,
+            cost_usd=0.0 if response is None else _cost(response, EMBEDDING_ROLE),
+            cached=response is None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            client_id=scope.client_id,
+            partition=scope.partition,
         )
+        self.ledger.record(call)
+        note_call(call)
 
 
 def _cost(response: Any, role: str) -> float | None:
