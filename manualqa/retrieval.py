@@ -8,10 +8,13 @@ from typing import Literal
 from manualqa.config import Settings
 from manualqa.index import open_index
 from manualqa.index.base import (
+    EmbeddingMismatch,
+    EmbeddingSpace,
     Hit,
     IndexQuery,
     IndexReader,
     SearchFilters,
+    check_embedding,
     sparse_from_token_ids,
 )
 from manualqa.llm import LLMClient
@@ -34,8 +37,21 @@ def check_query(query: str) -> str:
 
 
 def open_retriever(settings: Settings, llm: LLMClient) -> tuple[Retriever, IndexReader]:
-    """The configured index opened at its published version, and a retriever over it."""
+    """The configured index opened at its published version, and a retriever over it.
+
+    Raises:
+        EmbeddingMismatch: the published index was built with another embedding model or
+            dimension than `settings.embedding` names (its queries would match nothing).
+    """
     reader = open_index(settings).reader()
+    recorded = reader.embedding()
+    if recorded is not None:
+        configured = EmbeddingSpace(settings.embedding.model, settings.embedding.dimension)
+        try:
+            check_embedding(recorded, configured, f"the published {settings.index.backend} index")
+        except EmbeddingMismatch:
+            reader.close()
+            raise
     retriever = Retriever(llm, reader, default_token_counter().ids, mode=settings.retrieval.mode)
     return retriever, reader
 

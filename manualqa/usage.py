@@ -9,15 +9,16 @@ not have to pass it along.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class UsageScope:
     client_id: str | None = None
     partition: str | None = None
+    calls: list[LLMCall] = field(default_factory=list, compare=False)  # made in the block
 
 
 _NO_SCOPE = UsageScope()
@@ -27,17 +28,28 @@ _scope: contextvars.ContextVar[UsageScope | None] = contextvars.ContextVar(
 
 
 @contextmanager
-def usage_scope(*, client_id: str | None = None, partition: str | None = None) -> Iterator[None]:
-    """Attribute the model calls made inside the block to an API client and/or partition."""
-    token = _scope.set(UsageScope(client_id=client_id, partition=partition))
+def usage_scope(
+    *, client_id: str | None = None, partition: str | None = None
+) -> Iterator[UsageScope]:
+    """Attribute the model calls made inside the block to an API client and/or partition;
+    the scope yielded collects them (an API response reports what its request used)."""
+    scope = UsageScope(client_id=client_id, partition=partition)
+    token = _scope.set(scope)
     try:
-        yield
+        yield scope
     finally:
         _scope.reset(token)
 
 
 def current_scope() -> UsageScope:
     return _scope.get() or _NO_SCOPE
+
+
+def note_call(call: LLMCall) -> None:
+    """Add `call` to the current scope's calls (outside any scope it is only counted)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.calls.append(call)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,29 @@ class LLMCall:
     latency_ms: float
     client_id: str | None
     partition: str | None
+
+
+@dataclass(frozen=True)
+class CallTotals:
+    """What a set of calls used: calls, cache hits, tokens and cost (None when a call's
+    price is unknown)."""
+
+    calls: int
+    cached: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+    @classmethod
+    def of(cls, calls: Iterable[LLMCall]) -> CallTotals:
+        made = list(calls)
+        return cls(
+            calls=len(made),
+            cached=sum(c.cached for c in made),
+            prompt_tokens=sum(c.prompt_tokens for c in made),
+            completion_tokens=sum(c.completion_tokens for c in made),
+            cost_usd=add_costs(*(c.cost_usd for c in made)),
+        )
 
 
 def add_costs(*costs: float | None) -> float | None:

@@ -40,10 +40,11 @@ def build_state(settings: Settings) -> AppState:
     db.check_schema(url)  # `manualqa migrate` changes the schema; the API only uses it
     engine = db.make_engine(url)
     llm = LLMClient(settings.llm, settings.embedding, sink=catalog_sink(engine))
-    llm.embed(["warm-up"])  # load the embedding model before the first request
     # The resolved catalog URL (embedded server included) serves a PostgreSQL index too.
+    # Opening refuses an index built with another embedding model or dimension.
     index_settings = settings.model_copy(update={"database_url": SecretStr(url)})
     retriever, index = open_retriever(index_settings, llm)
+    llm.embed(["warm-up"])  # load the embedding model before the first request
     with db.session_scope(engine) as session:
         profiles = catalog.manual_profiles(session)
     stored = catalog.unit_vector_lookup(engine, settings.embedding.model)

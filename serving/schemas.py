@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from manualqa.usage import CallTotals, LLMCall
 
 MAX_TOP_K = 8
 # Library objects call a manual's key `manual_key`; the API calls it `manual_id`.
@@ -79,6 +82,20 @@ class CitationOut(BaseModel):
     published: str | None = Field(description="ISO date of that edition, when known.")
 
 
+class UsageOut(BaseModel):
+    """The model calls a request made (embedding included), as recorded in `llm_calls`."""
+
+    calls: int
+    cached: int = Field(description="Calls answered from the LLM cache (they cost nothing).")
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None = Field(description="None when a model's price is unknown.")
+
+    @classmethod
+    def of(cls, calls: Iterable[LLMCall]) -> UsageOut:
+        return cls.model_validate(CallTotals.of(calls), from_attributes=True)
+
+
 class AskResponse(BaseModel):
     question: str
     answer: str
@@ -89,6 +106,7 @@ class AskResponse(BaseModel):
     cost_usd: float | None
     confidence: float = Field(description="Calibrated confidence that the evidence answers.")
     index_version: str | None
+    usage: UsageOut
     took_ms: float
 
 
@@ -141,6 +159,9 @@ class SqlResponse(BaseModel):
     cost_usd: float | None
     template_cached: bool
     schema_version: str
+    usage: UsageOut | None = Field(
+        None, description="The request's model calls (inside a /v1/query answer: its own)."
+    )
     took_ms: float
 
 
@@ -170,6 +191,7 @@ class QueryResponse(BaseModel):
     )
     model: str
     cost_usd: float | None
+    usage: UsageOut
     took_ms: float
 
 

@@ -2,7 +2,7 @@
 
 The DDL the `sql` role sees is generated from the SQLAlchemy models restricted to
 `ALLOWED_COLUMNS`, never written by hand; its hash is the schema version that keys
-cached statements. Migration 0002 grants the read-only role exactly these columns (a
+cached statements. Migration 0003 grants the read-only role exactly these columns (a
 test keeps the two in step).
 """
 

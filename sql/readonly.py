@@ -1,6 +1,6 @@
 """Running checked statements as the read-only role, on its own connections.
 
-The role (migration 0002) can read only the allow-listed columns, owns nothing and
+The role (migration 0003) can read only the allow-listed columns, owns nothing and
 starts every session read-only; each statement also runs in a `READ ONLY` transaction
 with a `statement_timeout`. So a statement that slipped past the guard still cannot
 write, and cannot run for long.

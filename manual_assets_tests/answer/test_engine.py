@@ -9,7 +9,6 @@ from evals.golden import load_golden_set
 from manualqa.answer import build_engine
 from manualqa.config import PROJECT_ROOT, LLMRoleSettings
 from manualqa.llm import LLMClient
-from manualqa.llm.cache import MemoryCache
 from manualqa.prompts import ABSTAIN_TEXT
 
 GOLDEN = load_golden_set(PROJECT_ROOT / "evals" / "golden_set.yaml", split="test")
@@ -29,7 +28,7 @@ def hosted_engine(engine, openai_stub):
     settings = engine.llm.llm.model_copy(
         update={"answer": LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url)}
     )
-    llm = LLMClient(settings, engine.llm.embedding_settings, cache=MemoryCache())
+    llm = LLMClient(settings, engine.llm.embedding_settings)
     profiles = list(engine.directory.profiles.values())
     return build_engine(engine.settings, llm, engine.retriever, profiles, engine.stored_vectors)
 

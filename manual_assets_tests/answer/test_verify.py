@@ -6,7 +6,6 @@ from manualqa.answer.units import split_units
 from manualqa.answer.verify import SupportPassage, Verifier, claims
 from manualqa.config import EmbeddingSettings, LLMSettings, VerifySettings
 from manualqa.llm import LLMClient
-from manualqa.llm.cache import MemoryCache
 
 PASSAGE = (
     "Replace the HEPA filter every 6 months, or sooner when the filter light turns red. "
@@ -17,7 +16,7 @@ PASSAGE = (
 
 @pytest.fixture(scope="module")
 def llm() -> LLMClient:
-    return LLMClient(LLMSettings(), EmbeddingSettings(), cache=MemoryCache())
+    return LLMClient(LLMSettings(), EmbeddingSettings())
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ from manualqa.config import Settings
 from manualqa.documents import Chunk, ManualRef
 from manualqa.index import delta_log, open_index
 from manualqa.index.base import (
+    EmbeddingMismatch,
+    EmbeddingSpace,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
@@ -26,6 +28,8 @@ from manualqa.index.postgres import PostgresIndex
 from manualqa.index.qdrant_server import QdrantAliasWriter, QdrantServerIndex
 
 DIM = 8
+MODEL = "manualqa/all-MiniLM-L6-v2"
+SPACE = EmbeddingSpace(MODEL, DIM)
 BACKENDS = ["edge", "qdrant_server", "postgres"]
 
 
@@ -66,12 +70,13 @@ def _query(dense, top_k=8, sparse=None, text="", **filters):
 
 
 def _make(kind, tmp_path, dim=DIM, database_url=None):
+    space = EmbeddingSpace(MODEL, dim)
     if kind == "edge":
-        return EdgeIndex(tmp_path / "edge", dim)
+        return EdgeIndex(tmp_path / "edge", space)
     if kind == "postgres":  # tables of their own on the session's embedded server
-        return PostgresIndex(database_url, f"t{uuid.uuid4().hex[:12]}", dim)
+        return PostgresIndex(database_url, f"t{uuid.uuid4().hex[:12]}", space)
     client = QdrantClient(path=str(tmp_path / "qdrant"))  # the server's client API, in-process
-    return QdrantServerIndex(lambda: client, "c", dim, shared=True)
+    return QdrantServerIndex(lambda: client, "c", space, shared=True)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -207,13 +212,59 @@ def test_vector_size_mismatch_is_refused(index, tmp_path):
 
 
 def test_a_different_dimension_on_an_existing_index_is_refused(tmp_path):
-    EdgeIndex(tmp_path, DIM).writer().replace_manual("a", _points(_ref("a"), 1))
+    EdgeIndex(tmp_path, SPACE).writer().replace_manual("a", _points(_ref("a"), 1))
     with pytest.raises(ValueError, match="8-d vectors"):
-        EdgeIndex(tmp_path, 16).writer().replace_manual("a", [])
+        EdgeIndex(tmp_path, EmbeddingSpace(MODEL, 16)).writer().replace_manual("a", [])
+
+
+def _reopened(index, space):
+    """The same stored index, opened for another embedding model or dimension."""
+    if isinstance(index, EdgeIndex):
+        return EdgeIndex(index.root, space)
+    if isinstance(index, PostgresIndex):
+        return PostgresIndex(index.url, index.collection, space)
+    return QdrantServerIndex(index.connect, index.collection, space, shared=True)
+
+
+def test_each_publication_records_the_embedding_model_and_another_is_refused(index):
+    assert index.reader().embedding() is None
+    index.writer().replace_manual("a", _points(_ref("a"), 2))
+    assert index.reader().embedding() == SPACE
+    other = _reopened(index, EmbeddingSpace("openai/text-embedding-3-small", DIM))
+    with pytest.raises(EmbeddingMismatch) as refused:
+        other.writer().replace_manual("b", _points(_ref("b"), 2))
+    assert f"model '{MODEL}', not 'openai/text-embedding-3-small'" in str(refused.value)
+    assert index.reader().count() == 2
+
+
+@pytest.mark.parametrize(
+    ("configured", "said"),
+    [
+        ({"model": "openai/text-embedding-3-small"}, f"model '{MODEL}', not 'openai/"),
+        ({"dimension": 16}, "8-d vectors, not 16-d"),
+    ],
+)
+def test_the_api_refuses_an_index_of_another_embedding_model(
+    tmp_path, monkeypatch, configured, said
+):
+    # Imported here: the spawned writer processes of another test import this module,
+    # and LiteLLM takes seconds to import.
+    from manualqa.llm import LLMClient
+    from manualqa.retrieval import open_retriever
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL_FILE", raising=False)
+    built = Settings(data_dir=tmp_path, embedding={"dimension": DIM})
+    writer = open_index(built).writer()
+    writer.replace_manual("a", _points(_ref("a"), 2))
+    served = Settings(data_dir=tmp_path, embedding={"dimension": DIM, **configured})
+    llm = LLMClient(served.llm, served.embedding)
+    with pytest.raises(EmbeddingMismatch, match=said):
+        open_retriever(served, llm)  # what the API opens at start-up, before any request
 
 
 def _write_in_child(root, key, n):
-    EdgeIndex(root, DIM).writer().replace_manual(key, _points(_ref(key), n))
+    EdgeIndex(root, SPACE).writer().replace_manual(key, _points(_ref(key), n))
 
 
 def test_edge_writers_in_separate_processes_are_serialised(tmp_path):
@@ -224,11 +275,11 @@ def test_edge_writers_in_separate_processes_are_serialised(tmp_path):
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    assert EdgeIndex(tmp_path, DIM).reader().count() == 16
+    assert EdgeIndex(tmp_path, SPACE).reader().count() == 16
 
 
 def test_edge_publication_costs_the_manual_not_the_collection(tmp_path):
-    edge = EdgeIndex(tmp_path, DIM)
+    edge = EdgeIndex(tmp_path, SPACE)
     writer = edge.writer()
     alone = writer.replace_manual("a", _points(_ref("a"), 20)).published_bytes
     for k in range(30):
@@ -239,13 +290,13 @@ def test_edge_publication_costs_the_manual_not_the_collection(tmp_path):
 
 def test_edge_compaction_keeps_the_live_points(tmp_path, monkeypatch):
     monkeypatch.setattr(delta_log, "COMPACT_MIN_POINTS", 10)
-    edge = EdgeIndex(tmp_path, DIM)
+    edge = EdgeIndex(tmp_path, SPACE)
     writer = edge.writer()
     writer.replace_manual("b", _points(_ref("b"), 3))
     behind = edge.reader()  # stays at the first version while the log compacts
     for n in range(1, 12):
         writer.replace_manual("a", _points(_ref("a"), n))
-    state = delta_log.DeltaLog(tmp_path, DIM).state()
+    state = delta_log.DeltaLog(tmp_path, SPACE).state()
     assert state is not None and state.base > 0 and state.points == {"a": 11, "b": 3}
     files = sorted(p.name for p in (tmp_path / "changes").glob("*.npz"))
     assert len(files) < 12  # files before the previous base are gone
@@ -350,7 +401,7 @@ def test_an_empty_sparse_vector_means_dense_search(index):
 
 
 def test_a_restarted_edge_reader_takes_over_the_shard_it_left(tmp_path):
-    edge = EdgeIndex(tmp_path, DIM)
+    edge = EdgeIndex(tmp_path, SPACE)
     writer = edge.writer()
     writer.replace_manual("a", _points(_ref("a"), 4))
     first = edge.reader()
@@ -371,4 +422,4 @@ def test_a_restarted_edge_reader_takes_over_the_shard_it_left(tmp_path):
 
 def test_a_postgres_collection_name_must_be_a_plain_identifier(database_url):
     with pytest.raises(ValueError, match="SQL identifier"):
-        PostgresIndex(database_url, "chunks; DROP TABLE manuals", 32)
+        PostgresIndex(database_url, "chunks; DROP TABLE manuals", SPACE)

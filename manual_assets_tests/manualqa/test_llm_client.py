@@ -1,14 +1,16 @@
 """The LLM layer through the real LiteLLM code path: the offline provider, a local
-OpenAI-compatible stub standing in for a paid API, and the Redis response cache."""
+OpenAI-compatible stub standing in for a paid API, and LiteLLM's response cache in
+process and on the real Redis."""
 
 import uuid
 
 import numpy as np
 import pytest
+import redis
 
 from manualqa.config import EmbeddingSettings, LLMRoleSettings, LLMSettings
 from manualqa.llm import LLMClient
-from manualqa.llm.cache import MemoryCache, RedisCache
+from manualqa.llm.cache import NAMESPACE
 from manualqa.llm.offline_answer import EvidencePart, EvidenceRequest
 from manualqa.prompts import PromptPassage, render_answer_prompt
 
@@ -29,7 +31,7 @@ MESSAGES = render_answer_prompt(
 
 @pytest.fixture(scope="module")
 def offline() -> LLMClient:
-    return LLMClient(LLMSettings(), EmbeddingSettings(), cache=MemoryCache())
+    return LLMClient(LLMSettings(), EmbeddingSettings())
 
 
 def test_offline_embeddings_are_unit_vectors_that_rank_paraphrases_first(offline):
@@ -86,7 +88,7 @@ def test_unknown_role_is_refused(offline):
 
 def test_a_hosted_model_per_role_is_called_through_litellm_and_priced(openai_stub):
     llm = LLMSettings(answer=LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url))
-    client = LLMClient(llm, EmbeddingSettings(), cache=MemoryCache())
+    client = LLMClient(llm, EmbeddingSettings())
     completion = client.complete("answer", MESSAGES)
 
     assert completion.text == "Hold the Wi-Fi button for 5 seconds [1]."
@@ -99,26 +101,96 @@ def test_a_hosted_model_per_role_is_called_through_litellm_and_priced(openai_stu
     assert client.ledger.snapshot()["answer"]["prompt_tokens"] == 1000
 
 
-def test_redis_cache_is_shared_between_clients(openai_stub):
-    namespace = uuid.uuid4().hex  # the question differs per run, so no stale entry can answer
-    messages = render_answer_prompt(f"How do I reset the Wi-Fi? {namespace}", [])
+REDIS_URL = "redis://127.0.0.1:6379/10"  # this module's own database number
+
+
+@pytest.fixture
+def redis_keys():
+    """A function listing the keys added to the cache's namespace since the test began
+    (removed afterwards)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    before = set(client.scan_iter(f"{NAMESPACE}:*"))
+
+    def added() -> list[bytes]:
+        return [k for k in client.scan_iter(f"{NAMESPACE}:*") if k not in before]
+
+    yield added
+    if keys := added():
+        client.delete(*keys)
+    client.close()
+
+
+def _redis_client(llm: LLMSettings) -> LLMClient:
+    llm = llm.model_copy(update={"cache": "redis", "redis_url": REDIS_URL, "cache_ttl_s": 60})
+    return LLMClient(llm, EmbeddingSettings())
+
+
+def test_a_hosted_reply_in_redis_is_shared_between_clients(openai_stub, redis_keys):
+    messages = render_answer_prompt(f"How do I reset the Wi-Fi? {uuid.uuid4().hex}", [])
     llm = LLMSettings(answer=LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url))
-    first = LLMClient(
-        llm, EmbeddingSettings(), cache=RedisCache("redis://127.0.0.1:6379/0", ttl_s=60)
-    )
-    second = LLMClient(
-        llm, EmbeddingSettings(), cache=RedisCache("redis://127.0.0.1:6379/0", ttl_s=60)
-    )
+    first, second = _redis_client(llm), _redis_client(llm)
     assert first.complete("answer", messages).cached is False
-    assert second.complete("answer", messages).cached is True
+    (key,) = redis_keys()
+    again = second.complete("answer", messages)
+    assert again.cached is True and again.text == "Hold the Wi-Fi button for 5 seconds [1]."
     assert len(openai_stub.requests) == 1
+    assert 0 < redis.Redis.from_url(REDIS_URL).ttl(key) <= 60
+    assert second.ledger.snapshot()["answer"]["cached"] == 1
+
+
+def test_an_offline_reply_in_redis_is_keyed_by_its_structured_input(redis_keys):
+    client = _redis_client(LLMSettings())
+    question = f"How long do I hold the Wi-Fi button? {uuid.uuid4().hex}"
+    prompt = render_answer_prompt(question, [])
+    five = EvidenceRequest(question, (EvidencePart(1, "Hold it for 5 seconds."),)).to_metadata()
+    ten = EvidenceRequest(question, (EvidencePart(1, "Hold it for 10 seconds."),)).to_metadata()
+    answers = [client.complete("answer", prompt, offline_input=e) for e in (five, five, ten)]
+    assert [a.cached for a in answers] == [False, True, False]
+    assert [a.text for a in answers] == [
+        "Hold it for 5 seconds. [1]",
+        "Hold it for 5 seconds. [1]",
+        "Hold it for 10 seconds. [1]",
+    ]
+    assert len(redis_keys()) == 2
+
+
+def test_a_role_moved_to_another_model_is_not_answered_from_the_old_models_entries(
+    openai_stub,
+):
+    messages = render_answer_prompt("How do I reset the Wi-Fi?", [])
+    replies = []
+    for model, reply in (("openai/gpt-4o-mini", "Old model."), ("openai/gpt-4.1", "New model.")):
+        openai_stub.reply = reply
+        llm = LLMSettings(answer=LLMRoleSettings(model=model, api_base=openai_stub.url))
+        client = LLMClient(llm, EmbeddingSettings())
+        replies += [client.complete("answer", messages) for _ in range(2)]
+    assert [(r.text, r.cached) for r in replies] == [
+        ("Old model.", False),
+        ("Old model.", True),
+        ("New model.", False),
+        ("New model.", True),
+    ]
+
+
+def test_query_embeddings_are_cached_in_redis(redis_keys):
+    client = _redis_client(LLMSettings())
+    query = f"descale the boiler {uuid.uuid4().hex}"
+    first, second = client.embed([query], use_cache=True), client.embed([query], use_cache=True)
+    assert np.allclose(first, second) and len(redis_keys()) == 1
+    assert client.ledger.snapshot()["embedding"]["cached"] == 1
+
+
+def test_a_configured_redis_that_does_not_answer_stops_the_client():
+    llm = LLMSettings(cache="redis", redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        LLMClient(llm, EmbeddingSettings())
 
 
 def _client(stub, **roles):
     llm = LLMSettings(
         **{role: LLMRoleSettings(api_base=stub, **cfg) for role, cfg in roles.items()}
     )
-    return LLMClient(llm, EmbeddingSettings(), cache=MemoryCache())
+    return LLMClient(llm, EmbeddingSettings())
 
 
 @pytest.mark.parametrize(
@@ -201,7 +273,7 @@ def test_every_call_records_its_prompt_hash_tokens_and_who_it_served(openai_stub
 
     calls = []
     llm = LLMSettings(answer=LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url))
-    client = LLMClient(llm, EmbeddingSettings(), cache=MemoryCache(), sink=calls.append)
+    client = LLMClient(llm, EmbeddingSettings(), sink=calls.append)
     with usage_scope(client_id="client-a"):
         client.complete("answer", MESSAGES)
     with usage_scope(partition="acme__ac-200"):
@@ -215,11 +287,26 @@ def test_every_call_records_its_prompt_hash_tokens_and_who_it_served(openai_stub
     assert calls[0].cost_usd > 0 and calls[1].cost_usd == 0.0
 
 
+def test_a_usage_scope_collects_the_calls_made_in_it(openai_stub):
+    from manualqa.usage import CallTotals, usage_scope
+
+    llm = LLMSettings(answer=LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url))
+    client = LLMClient(llm, EmbeddingSettings())
+    prompt = render_answer_prompt(f"How do I reset the Wi-Fi? {uuid.uuid4().hex}", [])
+    client.complete("answer", prompt)  # outside any scope: counted, not collected
+    with usage_scope(client_id="client-a") as scope:
+        first = client.complete("answer", render_answer_prompt("And the filter?", []))
+        client.complete("answer", render_answer_prompt("And the filter?", []))
+    totals = CallTotals.of(scope.calls)
+    assert totals == CallTotals(2, 1, 1000, 100, first.cost_usd)
+    assert client.ledger.snapshot()["answer"]["calls"] == 3
+
+
 def test_tei_embeddings_by_configuration(openai_stub):
     embedding = EmbeddingSettings(
         provider="tei", model="BAAI/bge-small-en-v1.5", dimension=3, api_base=openai_stub.url
     )
-    client = LLMClient(LLMSettings(), embedding, cache=MemoryCache())
+    client = LLMClient(LLMSettings(), embedding)
     vectors = client.embed(["one", "two"])
     sent = openai_stub.requests[-1]
     assert sent["path"] == "/v1/embeddings" and sent["model"] == "BAAI/bge-small-en-v1.5"

@@ -78,14 +78,15 @@ def test_query_composes_both_parts_with_one_citation_model(api):
     kinds = [c["kind"] for c in body["citations"]]
     assert "row" in kinds and "passage" in kinds
     assert "[T1]" in body["answer"] and "[1]" in body["answer"]
+    assert body["usage"]["calls"] >= 3 and body["catalog"]["usage"] is None
 
 
 def test_costs_are_recorded_per_client(api, demo_pipeline, api_key):
-    api.post(
+    usage = api.post(
         "/v1/ask",
         json={"question": "How do I clean the pre-filter of the AC-200?"},
         headers={"x-client-id": "client-costs"},
-    )
+    ).json()["usage"]
     engine = make_engine(str(demo_pipeline.settings.database_url.get_secret_value()))
     try:
         with session_scope(engine) as session:
@@ -93,7 +94,13 @@ def test_costs_are_recorded_per_client(api, demo_pipeline, api_key):
             partitions = {t.key for t in usage_by(session, "partition")}
     finally:
         engine.dispose()
-    assert totals[f"key:{api_key.key_id}/client-costs"].calls >= 1
+    recorded = totals[f"key:{api_key.key_id}/client-costs"]
+    assert usage["calls"] >= 2  # the question's embedding and the answer
+    assert (recorded.calls, recorded.cached, recorded.prompt_tokens) == (
+        usage["calls"],
+        usage["cached"],
+        usage["prompt_tokens"],
+    )
     assert set(demo_pipeline.keys) <= partitions  # the pipeline's embedding calls
 
 

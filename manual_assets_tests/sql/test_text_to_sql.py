@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from manualqa.config import EmbeddingSettings, LLMSettings, TextToSqlSettings
 from manualqa.llm import LLMClient
-from manualqa.llm.cache import NoCache
 from manualqa.sql_generation import classify_intent, generate_sql
 from sql.models import AuditLog
 from sql.text_to_sql import CatalogQuestionRefused, TextToSql
@@ -19,7 +18,7 @@ from .conftest import PRODUCT_WITHOUT_MANUAL, QUARANTINED
 
 @pytest.fixture(scope="module")
 def llm():
-    return LLMClient(LLMSettings(), EmbeddingSettings(), cache=NoCache())
+    return LLMClient(LLMSettings(cache="none"), EmbeddingSettings())
 
 
 @pytest.fixture

@@ -12,12 +12,16 @@ __all__ = ["open_index"]
 
 
 def open_index(settings: Settings) -> VectorIndex:
-    """The index `settings.index.backend` names, for vectors of the configured dimension."""
-    index, dimension = settings.index, settings.embedding.dimension
+    """The index `settings.index.backend` names, for vectors of the configured embedding
+    model and dimension (each publication records both)."""
+    from manualqa.index.base import EmbeddingSpace
+
+    index = settings.index
+    space = EmbeddingSpace(settings.embedding.model, settings.embedding.dimension)
     if index.backend == "edge":
         from manualqa.index.edge import EdgeIndex
 
-        return EdgeIndex(settings.state_path(index.path), dimension)
+        return EdgeIndex(settings.state_path(index.path), space)
     if index.backend == "qdrant":
         from qdrant_client import QdrantClient
 
@@ -28,11 +32,11 @@ def open_index(settings: Settings) -> VectorIndex:
         def connect() -> QdrantClient:
             return QdrantClient(url=url, api_key=key.get_secret_value() if key else None)
 
-        return QdrantServerIndex(connect, index.collection, dimension)
+        return QdrantServerIndex(connect, index.collection, space)
     if index.backend == "postgres":
         from manualqa.index.postgres import PostgresIndex
 
         if settings.database_url is None:  # the floors above resolve the embedded server's
             raise ValueError("index.backend 'postgres' needs the catalog's DATABASE_URL")
-        return PostgresIndex(settings.database_url.get_secret_value(), index.collection, dimension)
+        return PostgresIndex(settings.database_url.get_secret_value(), index.collection, space)
     raise ValueError(f"unknown index backend {index.backend!r}")

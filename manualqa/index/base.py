@@ -25,6 +25,35 @@ class IndexNotPublished(RuntimeError):
     """No index has been published yet: materialize `qdrant_collection` first."""
 
 
+class EmbeddingMismatch(ValueError):
+    """The index holds vectors of another embedding model or dimension than configured."""
+
+
+@dataclass(frozen=True)
+class EmbeddingSpace:
+    """Which embedding model an index's vectors come from, and their dimension. Every
+    publication records it; `model` is None in an index published before it was."""
+
+    model: str | None
+    dimension: int
+
+
+def check_embedding(recorded: EmbeddingSpace, expected: EmbeddingSpace, where: str) -> None:
+    """Raise `EmbeddingMismatch` naming what differs between `recorded` and `expected`."""
+    differences = []
+    if recorded.model != expected.model:
+        held = "no recorded model" if recorded.model is None else f"model {recorded.model!r}"
+        differences.append(f"{held}, not {expected.model!r}")
+    if recorded.dimension != expected.dimension:
+        differences.append(f"{recorded.dimension}-d vectors, not {expected.dimension}-d")
+    if differences:
+        raise EmbeddingMismatch(
+            f"{where} holds embeddings of {' and '.join(differences)} "
+            "(embedding.model / embedding.dimension): rebuild the index with the configured "
+            "model, or configure the one it was built with"
+        )
+
+
 @dataclass(frozen=True)
 class SparseVector:
     indices: list[int]
@@ -216,6 +245,11 @@ class IndexReader(Protocol):
         ...
 
     def count(self, manual_key: str | None = None) -> int: ...
+
+    def embedding(self) -> EmbeddingSpace | None:
+        """The embedding model and dimension the last publication recorded (None before
+        the first publication)."""
+        ...
 
     def close(self) -> None: ...
 

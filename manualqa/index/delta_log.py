@@ -23,7 +23,13 @@ from pathlib import Path
 import fasteners
 import numpy as np
 
-from manualqa.index.base import IndexPoint, PublishResult, check_points
+from manualqa.index.base import (
+    EmbeddingSpace,
+    IndexPoint,
+    PublishResult,
+    check_embedding,
+    check_points,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +95,24 @@ class LogState:
     dimension: int
     points: dict[str, int] = field(default_factory=dict)  # live points per manual
     logged: int = 0  # points written since the base, replaced ones included
+    model: str | None = None  # the embedding model (None: a log from before it was recorded)
 
     @property
     def total(self) -> int:
         return sum(self.points.values())
 
+    @property
+    def space(self) -> EmbeddingSpace:
+        return EmbeddingSpace(self.model, self.dimension)
+
 
 class DeltaLog:
     """The change log under `root`; writers are serialised across processes."""
 
-    def __init__(self, root: Path, dimension: int) -> None:
+    def __init__(self, root: Path, space: EmbeddingSpace) -> None:
         self.root = root
-        self.dimension = dimension
+        self.space = space
+        self.dimension = space.dimension
 
     @property
     def _changes(self) -> Path:
@@ -119,12 +131,10 @@ class DeltaLog:
         check_points(manual_key, points, self.dimension)
         self._changes.mkdir(parents=True, exist_ok=True)
         with fasteners.InterProcessLock(str(self.root / ".write.lock")):
-            state = self.state() or LogState(seq=0, base=0, dimension=self.dimension)
-            if state.dimension != self.dimension:
-                raise ValueError(
-                    f"the index under {self.root} holds {state.dimension}-d vectors; "
-                    f"the embedder makes {self.dimension}-d"
-                )
+            state = self.state() or LogState(
+                seq=0, base=0, dimension=self.dimension, model=self.space.model
+            )
+            check_embedding(state.space, self.space, f"the index under {self.root}")
             batch = PointBatch.of(points, self.dimension)
             state.seq += 1
             size = self._write(Change(state.seq, manual_key, batch))

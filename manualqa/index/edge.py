@@ -22,12 +22,14 @@ import qdrant_edge as qe
 from manualqa.documents import slugify
 from manualqa.index.base import (
     RRF_K,
+    EmbeddingSpace,
     Hit,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
     PublishResult,
     SearchFilters,
+    check_embedding,
     cosine,
 )
 from manualqa.index.delta_log import Change, DeltaLog, LogState
@@ -44,15 +46,15 @@ HELD = "HELD"  # in a reader's shard folder: the change the flushed shard holds
 class EdgeIndex:
     """The Edge backend under `root`: a change log plus one private shard per reader."""
 
-    def __init__(self, root: Path, dimension: int) -> None:
+    def __init__(self, root: Path, space: EmbeddingSpace) -> None:
         self.root = root
-        self.dimension = dimension
+        self.space = space
 
     def writer(self) -> EdgeWriter:
-        return EdgeWriter(DeltaLog(self.root, self.dimension))
+        return EdgeWriter(DeltaLog(self.root, self.space))
 
     def reader(self) -> EdgeReader:
-        reader = EdgeReader(DeltaLog(self.root, self.dimension), self.root / "readers")
+        reader = EdgeReader(DeltaLog(self.root, self.space), self.root / "readers")
         reader.refresh()
         return reader
 
@@ -139,11 +141,17 @@ class EdgeReader:
     def version(self) -> str | None:
         return str(self._seq) if self._shard is not None else None
 
+    def embedding(self) -> EmbeddingSpace | None:
+        state = self.log.state()
+        return None if state is None else state.space
+
     def refresh(self) -> bool:
         with self._refreshing:
             state = self.log.state()
             if state is None or (self._shard is not None and state.seq == self._seq):
                 return False
+            # A shard is built for the configured vectors: another log cannot be applied.
+            check_embedding(state.space, self.log.space, f"the index under {self.log.root}")
             if self._shard is None:
                 self._adopt(state)
                 self._clean_stale_folders()

@@ -3,9 +3,9 @@ full-text search, fused by reciprocal rank in one SQL statement.
 
 The tables belong to the index, like a Qdrant collection, so the writer creates them
 with the configured dimension: `<collection>_points` and `<collection>_publication`
-(one row: the published version). A publication replaces one manual's rows and bumps
-the version in one transaction, so readers see the manual's old rows or its new ones,
-and it costs the rows of that manual only.
+(one row: the published version, the embedding model and dimension). A publication
+replaces one manual's rows and bumps the version in one transaction, so readers see the
+manual's old rows or its new ones, and it costs the rows of that manual only.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from manualqa.chunking import embedding_text
 from manualqa.documents import slugify
 from manualqa.index.base import (
     RRF_K,
+    EmbeddingSpace,
     Hit,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
     PublishResult,
     SearchFilters,
+    check_embedding,
     check_points,
 )
 
@@ -41,7 +43,7 @@ _IDENTIFIER_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 class PostgresIndex:
     """The PostgreSQL backend on the database at `url`."""
 
-    def __init__(self, url: str, collection: str, dimension: int) -> None:
+    def __init__(self, url: str, collection: str, space: EmbeddingSpace) -> None:
         # Table names are built from the collection name: it must be a plain identifier
         # (every value in a statement is a bound parameter).
         if not _IDENTIFIER_RE.fullmatch(collection):
@@ -51,13 +53,13 @@ class PostgresIndex:
             )
         self.url = url
         self.collection = collection
-        self.dimension = dimension
+        self.space = space
 
     def _engine(self) -> Engine:
         return create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
     def writer(self) -> PostgresWriter:
-        return PostgresWriter(self._engine(), self.collection, self.dimension)
+        return PostgresWriter(self._engine(), self.collection, self.space)
 
     def reader(self) -> PostgresReader:
         reader = PostgresReader(self._engine(), self.collection)
@@ -66,11 +68,12 @@ class PostgresIndex:
 
 
 class PostgresWriter:
-    def __init__(self, engine: Engine, collection: str, dimension: int) -> None:
+    def __init__(self, engine: Engine, collection: str, space: EmbeddingSpace) -> None:
         self.engine = engine
         self.points = f"{collection}_points"
         self.publication = f"{collection}_publication"
-        self.dimension = dimension
+        self.space = space
+        self.dimension = space.dimension
 
     def close(self) -> None:
         self.engine.dispose()
@@ -113,21 +116,24 @@ class PostgresWriter:
             conn.execute(
                 text(
                     f"CREATE TABLE IF NOT EXISTS {self.publication} (id int PRIMARY KEY "
-                    "CHECK (id = 1), version bigint NOT NULL, dimension int NOT NULL)"
+                    "CHECK (id = 1), version bigint NOT NULL, dimension int NOT NULL, "
+                    "model text)"
                 )
+            )
+            # A publication table from before the model was recorded gains the column
+            # empty, and is refused below until it is rebuilt.
+            conn.execute(
+                text(f"ALTER TABLE {self.publication} ADD COLUMN IF NOT EXISTS model text")
             )
             conn.execute(
-                text(f"INSERT INTO {self.publication} VALUES (1, 0, :d) ON CONFLICT DO NOTHING"),
-                {"d": self.dimension},
+                text(
+                    f"INSERT INTO {self.publication} (id, version, dimension, model) "
+                    "VALUES (1, 0, :d, :m) ON CONFLICT DO NOTHING"
+                ),
+                {"d": self.dimension, "m": self.space.model},
             )
-            stored: int = conn.execute(
-                text(f"SELECT dimension FROM {self.publication} WHERE id = 1")
-            ).scalar_one()
-            if stored != self.dimension:
-                raise ValueError(
-                    f"the index {self.points} holds {stored}-d vectors; "
-                    f"the embedder makes {self.dimension}-d"
-                )
+            stored = _recorded_space(conn, self.publication)
+            check_embedding(stored, self.space, f"the index {self.points}")
             conn.execute(
                 text(
                     f"CREATE TABLE IF NOT EXISTS {self.points} (point_id uuid PRIMARY KEY, "
@@ -167,6 +173,11 @@ def _row(p: IndexPoint) -> dict[str, object]:
     }
 
 
+def _recorded_space(conn: Connection, publication: str) -> EmbeddingSpace:
+    row = conn.execute(text(f"SELECT dimension, model FROM {publication} WHERE id = 1")).one()
+    return EmbeddingSpace(row.model, int(row.dimension))
+
+
 class PostgresReader:
     """Searches the published rows; every statement sees one committed version."""
 
@@ -194,6 +205,14 @@ class PostgresReader:
         switched = new != self._version
         self._version = new
         return switched and new is not None
+
+    def embedding(self) -> EmbeddingSpace | None:
+        if self._version is None:
+            self.refresh()
+        if self._version is None:
+            return None
+        with self.engine.connect() as conn:
+            return _recorded_space(conn, self.publication)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -5,9 +5,9 @@ during a publication; the alias `<name>` names the one readers search. A change 
 written to the standby collection, the alias is switched to it (atomic on the
 server), and the same change is then written to the collection just retired. So a
 publication costs one manual twice, never a copy of the collection. A journal
-collection records the manual being published: if a writer dies between the two
-writes, the next publication first copies that manual from the served collection to
-the standby one.
+collection records the manual being published (and the embedding model and dimension
+of the points): if a writer dies between the two writes, the next publication first
+copies that manual from the served collection to the standby one.
 
 Tests run this code against `qdrant-client`'s local mode, which speaks the same API.
 """
@@ -23,12 +23,14 @@ from qdrant_client import QdrantClient, models
 from manualqa.documents import slugify
 from manualqa.index.base import (
     RRF_K,
+    EmbeddingSpace,
     Hit,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
     PublishResult,
     SearchFilters,
+    check_embedding,
     check_points,
     cosine,
 )
@@ -49,13 +51,13 @@ class QdrantServerIndex:
         self,
         connect: Callable[[], QdrantClient],
         collection: str,
-        dimension: int,
+        space: EmbeddingSpace,
         *,
         shared: bool = False,  # `connect` hands out one client that callers must not close
     ) -> None:
         self.connect = connect
         self.collection = collection
-        self.dimension = dimension
+        self.space = space
         self.shared = shared
 
     def _client(self) -> tuple[QdrantClient, Callable[[], None]]:
@@ -64,7 +66,7 @@ class QdrantServerIndex:
 
     def writer(self) -> QdrantAliasWriter:
         client, close = self._client()
-        return QdrantAliasWriter(client, self.collection, self.dimension, close)
+        return QdrantAliasWriter(client, self.collection, self.space, close)
 
     def reader(self) -> QdrantAliasReader:
         client, close = self._client()
@@ -84,15 +86,27 @@ def _read_journal(client: QdrantClient, collection: str) -> dict[str, object] | 
     return dict(records[0].payload or {}) if records else None
 
 
+def _journal_space(journal: dict[str, object]) -> EmbeddingSpace:
+    model, dimension = journal.get("model"), journal.get("dimension")
+    return EmbeddingSpace(
+        None if model is None else str(model), int(dimension) if isinstance(dimension, int) else 0
+    )
+
+
 class QdrantAliasWriter:
     """Writes a manual to the standby collection, switches the alias, then catches up."""
 
     def __init__(
-        self, client: QdrantClient, collection: str, dimension: int, close: Callable[[], None]
+        self,
+        client: QdrantClient,
+        collection: str,
+        space: EmbeddingSpace,
+        close: Callable[[], None],
     ) -> None:
         self.client = client
         self.collection = collection
-        self.dimension = dimension
+        self.space = space
+        self.dimension = space.dimension
         self._close = close
 
     def close(self) -> None:
@@ -101,7 +115,13 @@ class QdrantAliasWriter:
     def replace_manual(self, manual_key: str, points: list[IndexPoint]) -> PublishResult:
         check_points(manual_key, points, self.dimension)
         self._ensure_collections()
-        journal = _read_journal(self.client, self.collection) or {"version": 0, "pending": []}
+        journal = _read_journal(self.client, self.collection) or {
+            "version": 0,
+            "pending": [],
+            "model": self.space.model,
+            "dimension": self.dimension,
+        }
+        check_embedding(_journal_space(journal), self.space, f"the index {self.collection!r}")
         active = self._active()
         standby = self._other(active)
         for key in journal["pending"]:  # type: ignore[attr-defined]
@@ -147,7 +167,14 @@ class QdrantAliasWriter:
             _journal(self.collection),
             points=[
                 models.PointStruct(
-                    id=JOURNAL_POINT, vector=[0.0], payload={"version": version, "pending": pending}
+                    id=JOURNAL_POINT,
+                    vector=[0.0],
+                    payload={
+                        "version": version,
+                        "pending": pending,
+                        "model": self.space.model,
+                        "dimension": self.dimension,
+                    },
                 )
             ],
         )
@@ -262,6 +289,10 @@ class QdrantAliasReader:
         switched = version != self._version
         self._version = version
         return switched and version is not None
+
+    def embedding(self) -> EmbeddingSpace | None:
+        journal = _read_journal(self.client, self.collection)
+        return None if journal is None or not journal["version"] else _journal_space(journal)
 
     def close(self) -> None:
         self._close()

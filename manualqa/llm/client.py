@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -16,17 +15,11 @@ import numpy as np
 from litellm import Router
 
 from manualqa.config import EmbeddingSettings, LLMRoleSettings, LLMSettings, read_secret
-from manualqa.llm.cache import (
-    MemoryCache,
-    NoCache,
-    RedisCache,
-    ResponseCache,
-    cache_key,
-)
+from manualqa.llm.cache import LLMCache
 from manualqa.llm.offline import CHAT_MODELS, EMBEDDING_MODEL, PROVIDER, OfflineProvider
 from manualqa.llm.params import generation_params
 from manualqa.prompts import RenderedPrompt
-from manualqa.usage import LLMCall, current_scope
+from manualqa.usage import LLMCall, current_scope, note_call
 
 log = logging.getLogger(__name__)
 _register_lock = threading.Lock()
@@ -130,12 +123,13 @@ class Completion:
     prompt_hash: str
 
 
-def make_cache(settings: LLMSettings) -> ResponseCache:
+def make_cache(settings: LLMSettings) -> LLMCache | None:
+    """The response cache `llm.cache` names (None for `none`)."""
     if settings.cache == "redis":
-        return RedisCache(settings.redis_url, ttl_s=settings.cache_ttl_s)
+        return LLMCache.redis(settings.redis_url, ttl_s=settings.cache_ttl_s)
     if settings.cache == "memory":
-        return MemoryCache()
-    return NoCache()
+        return LLMCache.memory(ttl_s=settings.cache_ttl_s)
+    return None
 
 
 def _deployment(
@@ -188,13 +182,12 @@ class LLMClient:
         self,
         llm: LLMSettings,
         embedding: EmbeddingSettings,
-        cache: ResponseCache | None = None,
         sink: Callable[[LLMCall], None] | None = None,
     ) -> None:
         register_offline_provider()
         self.llm = llm
         self.embedding_settings = embedding
-        self.cache = cache if cache is not None else make_cache(llm)
+        self.cache = make_cache(llm)
         self.ledger = UsageLedger(sink=sink)
         self.router = build_router(llm)
 
@@ -224,16 +217,11 @@ class LLMClient:
         if not isinstance(prompt, RenderedPrompt):
             raise TypeError("complete() takes a RenderedPrompt from manualqa.prompts")
         template = prompt.template
-        # The offline input is part of the request: the same prompt with other evidence
-        # chosen (after a recalibration) is another request.
-        key = cache_key(
-            "chat",
-            {"role": cfg.model_dump(), "messages": prompt, "offline": dict(offline_input or {})},
-        )
         started = time.perf_counter()
-        hit = self.cache.get(key)
-        if hit is not None:
-            stored = json.loads(hit)
+        cache = self.cache
+        key = None if cache is None else cache.key(self._request(role, cfg, prompt), offline_input)
+        stored = cache.get(key) if cache is not None and key is not None else None
+        if stored is not None:
             completion = Completion(
                 text=stored["text"],
                 model=stored["model"],
@@ -245,9 +233,17 @@ class LLMClient:
             )
         else:
             completion = self._call(role, cfg, prompt, offline_input)
-            self.cache.set(key, json.dumps({"text": completion.text, "model": completion.model}))
+            if cache is not None and key is not None:
+                cache.set(key, {"text": completion.text, "model": completion.model})
         self._record(role, completion, template.name, started)
         return completion
+
+    def _request(self, role: str, cfg: LLMRoleSettings, prompt: RenderedPrompt) -> dict[str, Any]:
+        """The role's own deployment as LiteLLM is called with it, messages included: the
+        material of the cache key (which so names the model, not the role)."""
+        deployment = _deployment(role, cfg.model, cfg.api_base, cfg, self.llm)
+        text = "input" if cfg.api == "responses" else "messages"
+        return {**deployment["litellm_params"], text: list(prompt)}
 
     def _call(
         self,
@@ -310,19 +306,22 @@ class LLMClient:
             call.client_id,
         )
         self.ledger.record(call)
+        note_call(call)
 
     def embed(self, texts: list[str], use_cache: bool = False) -> np.ndarray:
         """Unit-length embeddings for `texts` (float32, one row each), in batches."""
         cfg = self.embedding_settings
         if not texts:
             return np.zeros((0, cfg.dimension), dtype=np.float32)
-        key = cache_key("embed", {"model": cfg.model, "input": texts[0]})
-        if use_cache and len(texts) == 1:
+        cache = self.cache if use_cache and len(texts) == 1 else None
+        key = None
+        if cache is not None:
             started = time.perf_counter()
-            hit = self.cache.get(key)
-            if hit is not None:
+            key = cache.key({"model": self._embedding_target()["model"], "input": texts})
+            stored = cache.get(key)
+            if stored is not None:
                 self._record_embedding(None, cfg.model, 0, started)
-                return np.asarray([json.loads(hit)], dtype=np.float32)
+                return np.asarray([stored["vector"]], dtype=np.float32)
         # Calls (and the model's batches inside them) take texts of similar length, so
         # short ones are not padded to a long one's length; rows go back in input order.
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -340,8 +339,8 @@ class LLMClient:
             raise ValueError(
                 f"{cfg.model} returned {vectors.shape[1]}-d vectors; config says {cfg.dimension}"
             )
-        if use_cache and len(texts) == 1:
-            self.cache.set(key, json.dumps(vectors[0].tolist()))
+        if cache is not None and key is not None:
+            cache.set(key, {"vector": vectors[0].tolist()})
         return vectors
 
     def _embedding_target(self) -> dict[str, Any]:
@@ -357,21 +356,21 @@ class LLMClient:
 
     def _record_embedding(self, response: Any, model: str, tokens: int, started: float) -> None:
         scope = current_scope()
-        self.ledger.record(
-            LLMCall(
-                role=EMBEDDING_ROLE,
-                model=model,
-                prompt_name=None,
-                prompt_hash=None,
-                prompt_tokens=tokens,
-                completion_tokens=0,
-                cost_usd=0.0 if response is None else _cost(response, EMBEDDING_ROLE),
-                cached=response is None,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                client_id=scope.client_id,
-                partition=scope.partition,
-            )
+        call = LLMCall(
+            role=EMBEDDING_ROLE,
+            model=model,
+            prompt_name=None,
+            prompt_hash=None,
+            prompt_tokens=tokens,
+            completion_tokens=0,
+            cost_usd=0.0 if response is None else _cost(response, EMBEDDING_ROLE),
+            cached=response is None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            client_id=scope.client_id,
+            partition=scope.partition,
         )
+        self.ledger.record(call)
+        note_call(call)
 
 
 def _cost(response: Any, role: str) -> float | None:

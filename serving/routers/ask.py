@@ -9,7 +9,7 @@ from manualqa.usage import usage_scope
 from serving.auth import AskCaller, ClientIdDep, visible_filters
 from serving.deps import StateDep
 from serving.licensing import audit_text_reads, servable_filters
-from serving.schemas import AskRequest, AskResponse, CitationOut
+from serving.schemas import AskRequest, AskResponse, CitationOut, UsageOut
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
@@ -21,7 +21,7 @@ def ask(
     """An answer composed from the manuals, citing manual, page and section; or an abstention."""
     started = time.perf_counter()
     question = check_question(body.question, state.settings.questions.max_chars)
-    with usage_scope(client_id=client_id):
+    with usage_scope(client_id=client_id) as scope:
         answer = state.answers.answer(
             question,
             servable_filters(state, visible_filters(caller, state, body.vendor, body.product)),
@@ -38,5 +38,6 @@ def ask(
         cost_usd=answer.cost_usd,
         confidence=round(answer.confidence, 4),
         index_version=state.index.version,
+        usage=UsageOut.of(scope.calls),
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

@@ -9,7 +9,7 @@ from manualqa.sql_generation import classify_intent, generate_sql
 from manualqa.usage import add_costs, usage_scope
 from serving.auth import ClientIdDep, Principal, SqlCaller
 from serving.deps import StateDep
-from serving.schemas import RowCitationOut, SqlRequest, SqlResponse
+from serving.schemas import RowCitationOut, SqlRequest, SqlResponse, UsageOut
 from serving.state import AppState
 from sql.text_to_sql import CatalogAnswer
 
@@ -38,7 +38,9 @@ def answer_from_catalog(state: AppState, question: str, client_id: str) -> Catal
     )
 
 
-def sql_response(answer: CatalogAnswer, took_ms: float) -> SqlResponse:
+def sql_response(
+    answer: CatalogAnswer, took_ms: float, usage: UsageOut | None = None
+) -> SqlResponse:
     return SqlResponse(
         question=answer.question,
         intent=answer.intent,
@@ -52,6 +54,7 @@ def sql_response(answer: CatalogAnswer, took_ms: float) -> SqlResponse:
         cost_usd=add_costs(*answer.step_costs_usd),
         template_cached=answer.template_cached,
         schema_version=answer.schema_version,
+        usage=usage,
         took_ms=took_ms,
     )
 
@@ -70,6 +73,7 @@ def catalog_question(
     if refusal:
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=refusal)
     question = check_question(body.question, state.settings.questions.max_chars)
-    with usage_scope(client_id=client_id):
+    with usage_scope(client_id=client_id) as scope:
         answer = answer_from_catalog(state, question, client_id)
-    return sql_response(answer, round((time.perf_counter() - started) * 1000, 2))
+    usage = UsageOut.of(scope.calls)
+    return sql_response(answer, round((time.perf_counter() - started) * 1000, 2), usage)

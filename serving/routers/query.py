@@ -12,7 +12,7 @@ from serving.auth import AskCaller, ClientIdDep, visible_filters
 from serving.deps import StateDep
 from serving.licensing import audit_text_reads
 from serving.routers.catalog_sql import answer_from_catalog, catalog_refusal, sql_response
-from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse
+from serving.schemas import CitationOut, QueryCitation, QueryRequest, QueryResponse, UsageOut
 from sql.text_to_sql import CatalogQuestionRefused
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -40,7 +40,7 @@ def query(
             format_rows(answer.columns, answer.rows), answer, add_costs(*answer.step_costs_usd)
         )
 
-    with usage_scope(client_id=client_id):
+    with usage_scope(client_id=client_id) as scope:
         result = route_query(
             question,
             classify=lambda q: classify_intent(state.llm, q),
@@ -79,5 +79,6 @@ def query(
         catalog_refused=result.catalog.refused if result.catalog else None,
         model=result.model,
         cost_usd=result.cost_usd,
+        usage=UsageOut.of(scope.calls),
         took_ms=took_ms,
     )
