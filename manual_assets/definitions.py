@@ -31,6 +31,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *licensed.sensors,
         ],
         resources=build_resources(settings),
+        # A run is one manual (or one week's score) whose steps run one after another: a
+        # process per step would only add an interpreter start and an import each.
+        executor=dg.in_process_executor,
     )
 
 
