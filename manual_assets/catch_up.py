@@ -101,9 +101,9 @@ class _Runner:
             done, subject = self.report.harvested, result.dagster_run.tags[SOURCE_TAG]
         (done if result.success else self.report.failed).append(subject)
 
-    def tick(self, sensor: dg.SensorDefinition, resources: Mapping[str, object]) -> None:
+    def tick(self, sensor: dg.SensorDefinition, resources: Mapping[str, object]) -> int:
         """Evaluate `sensor` from the cursor this catch-up keeps for it, run what it
-        requests, then keep the cursor it returned."""
+        requests, then keep the cursor it returned; returns how many runs it asked for."""
         key = SENSOR_CURSOR_PREFIX + sensor.name
         cursor = self.instance.daemon_cursor_storage.get_cursor_values({key}).get(key)
         with dg.build_sensor_context(
@@ -111,7 +111,7 @@ class _Runner:
         ) as context:
             result = sensor(context)
         if isinstance(result, dg.SkipReason):
-            return
+            return 0
         if isinstance(result, dg.RunRequest):
             result = dg.SensorResult(run_requests=[result], cursor=cursor)
         assert isinstance(result, dg.SensorResult), f"{sensor.name} returned {result!r}"
@@ -124,6 +124,7 @@ class _Runner:
             self.run(request, sensor.job_name if len(sensor.targets) == 1 else None)
         if result.cursor is not None:
             self.instance.daemon_cursor_storage.set_cursor_values({key: result.cursor})
+        return len(result.run_requests or [])
 
 
 def catch_up(
@@ -164,8 +165,12 @@ def catch_up(
             runner.run(request)
         for schedule in licensed.schedules:  # each API and crawl, harvested now
             runner.run(dg.RunRequest(job_name=schedule.job_name))
-        for sensor in [*licensed.sensors, harvested_manual_sensor, released_manual_sensor]:
+        for sensor in [*licensed.sensors, released_manual_sensor]:
             runner.tick(sensor, resources)
+        # Its runs can observe more for it: a removal orphans the removed manual's copies.
+        for _ in range(MAX_TICKS):
+            if not runner.tick(harvested_manual_sensor, resources):
+                break
         cursor = _run_automation(runner, cursor)
     except _StopRequested:
         log.warning("stopping before every manual is up to date; the next catch-up resumes")

@@ -20,6 +20,7 @@ import dagster as dg
 from manual_assets.jobs import raw_manual_job
 from manual_assets.partitions import MANUALS
 from manual_assets.removal import (
+    ORPHANED,
     UNFINISHED_RUNS,
     removal_in_flight,
     removal_request,
@@ -43,7 +44,12 @@ SOURCE_TAG = "manualqa/source"
 DEFAULT_CRON = "0 * * * *"  # a pull source without `schedule` is harvested hourly
 # The outcomes whose bytes get a partition, and those that then need a `raw_manual` run.
 KEPT = (Outcome.NEW, Outcome.CHANGED, Outcome.DUPLICATE, Outcome.QUARANTINED)
-TO_MATERIALIZE = (Outcome.NEW.value, Outcome.CHANGED.value, Outcome.QUARANTINED.value)
+TO_MATERIALIZE = (
+    Outcome.NEW.value,
+    Outcome.CHANGED.value,
+    Outcome.QUARANTINED.value,
+    ORPHANED,  # a near-duplicate whose original was removed: judged again
+)
 GONE = "gone"  # the outcome observed for a held manual the source no longer offers
 
 
@@ -198,8 +204,8 @@ def licensed_source_definitions(settings: Settings) -> LicensedSourceDefinitions
 )
 def harvested_manual_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Runs `raw_manual` for each manual a harvest kept new or changed bytes of, or
-    quarantined (one run per manual and content hash), and removes each manual a source
-    no longer offers."""
+    quarantined (one run per manual and content hash), or whose original was removed,
+    and removes each manual a source no longer offers."""
     return harvested_requests(context.instance, context.cursor)
 
 
@@ -228,11 +234,11 @@ def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.S
                 requests.append(removal_request(key))
         elif outcome in TO_MATERIALIZE:
             sha = str(observation.metadata["sha256"].value)
+            # A manual can be orphaned more than once with the same bytes.
+            run_key = f"{key}:{sha}" + (f":{record.storage_id}" if outcome == ORPHANED else "")
             if _materialized_sha(instance, key) != sha:
                 requests.append(
-                    dg.RunRequest(
-                        job_name=raw_manual_job.name, partition_key=key, run_key=f"{key}:{sha}"
-                    )
+                    dg.RunRequest(job_name=raw_manual_job.name, partition_key=key, run_key=run_key)
                 )
     return dg.SensorResult(
         run_requests=requests,

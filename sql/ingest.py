@@ -311,6 +311,25 @@ def _set_validators(session: Session, key: str, validators: Validators) -> None:
     )
 
 
+def unlink_duplicates(
+    session: Session, key: str, *, actor: str = PIPELINE_ACTOR
+) -> list[tuple[str, str]]:
+    """Manuals linked as near-duplicates of `key` (which is going away) become originals
+    again, to be judged anew; returns their keys and content hashes, audited."""
+    original = aliased(Manual)
+    rows = session.execute(
+        select(Manual.key, Manual.content_hash)
+        .join(original, Manual.duplicate_of_id == original.id)
+        .where(original.key == key)
+        .order_by(Manual.key)
+    ).all()
+    for row in rows:
+        catalog.set_manual_status(session, row.key, ManualStatus.INGESTED)
+        session.execute(update(Manual).where(Manual.key == row.key).values(duplicate_of_id=None))
+        record_audit(session, actor, "manual.unlinked", row.key, {"duplicate_of": key})
+    return [(row.key, row.content_hash) for row in rows]
+
+
 def duplicate_of(session: Session, key: str) -> str | None:
     """The key of the manual `key` duplicates, or None."""
     original = aliased(Manual)

@@ -1,8 +1,8 @@
 """`manualqa up`'s catch-up runs licensed sources as the daemon would, through the same
 jobs and sensors: a vendor API on 127.0.0.1 and a partner's inbox are harvested, a
-near-duplicate across the folder and the API is indexed once whichever came first, a
-manual the API withdraws leaves index and catalog, and a manual released from
-quarantine runs again on its own."""
+near-duplicate across the folder and the API is indexed once whichever came first (and
+takes the original's place when it goes), a manual the API withdraws leaves index and
+catalog, and a manual released from quarantine runs again on its own."""
 
 from __future__ import annotations
 
@@ -166,6 +166,18 @@ def test_up_harvests_licensed_sources_indexes_a_near_duplicate_once_and_removes_
         [],
         {},
     )
+
+    # The original leaves the folder: its near-duplicate from the API takes its place.
+    (folder / IC6).unlink()
+    fourth = catch_up(instance, settings)
+    assert fourth.failed == [] and fourth.removed == [IC6_KEY]
+    assert fourth.fetched == [API_IC6] and list(fourth.rebuilt) == [API_IC6]
+    index.refresh()
+    assert index.count(IC6_KEY) == 0 and index.count(API_IC6) > 0
+    with db.session_scope(engine) as session:
+        assert ingest.duplicate_of(session, API_IC6) is None
+        assert ingest.servable_keys(session, [API_IC6]) == {API_IC6}
+    assert "manual.unlinked" in audit_actions(settings, API_IC6)
     index.close()
     engine.dispose()
 
