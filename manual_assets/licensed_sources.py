@@ -14,6 +14,7 @@ for gone ones; an unchanged source observes nothing, so nothing downstream runs.
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -212,8 +213,9 @@ def harvested_manual_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
 def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     """What `harvested_manual_sensor` requests for the harvest observations after
     `cursor`. A run already done is not asked for again: bytes that `raw_manual` has
-    materialized, a manual whose partition is gone or whose removal is under way, so
-    `manualqa up` and the daemon can both read the same observations."""
+    materialized or that a `raw_manual_job` run created since took up (a quarantined
+    manual's failed run), a manual whose partition is gone or whose removal is under
+    way, so `manualqa up` and the daemon can both read the same observations."""
     after = int(cursor) if cursor else None
     records = instance.fetch_observations(
         dg.AssetRecordsFilter(asset_key=RAW_MANUAL, after_storage_id=after),
@@ -236,7 +238,9 @@ def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.S
             sha = str(observation.metadata["sha256"].value)
             # A manual can be orphaned more than once with the same bytes.
             run_key = f"{key}:{sha}" + (f":{record.storage_id}" if outcome == ORPHANED else "")
-            if _materialized_sha(instance, key) != sha:
+            if _materialized_sha(instance, key) != sha and not _ran_since(
+                instance, key, record.timestamp
+            ):
                 requests.append(
                     dg.RunRequest(job_name=raw_manual_job.name, partition_key=key, run_key=run_key)
                 )
@@ -244,6 +248,16 @@ def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.S
         run_requests=requests,
         cursor=str(records[-1].storage_id) if records else cursor,
     )
+
+
+def _ran_since(instance: dg.DagsterInstance, key: str, timestamp: float) -> bool:
+    """Whether a `raw_manual_job` run of `key` was created after `timestamp`."""
+    runs = dg.RunsFilter(
+        job_name=raw_manual_job.name,
+        tags={"dagster/partition": key},
+        created_after=datetime.fromtimestamp(timestamp, UTC),
+    )
+    return bool(instance.get_run_ids(filters=runs, limit=1))
 
 
 def _materialized_sha(instance: dg.DagsterInstance, key: str) -> str | None:

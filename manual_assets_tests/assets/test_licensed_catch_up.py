@@ -17,6 +17,7 @@ import pytest
 from cli.main import main
 from manual_assets.assets.raw_manual import ACCEPTED_CHECK
 from manual_assets.catch_up import catch_up
+from manual_assets.licensed_sources import harvested_requests
 from manual_assets.partitions import MANUALS
 from manual_assets.resources import build_resources
 from manual_assets.sensors import released_manual_sensor
@@ -36,6 +37,7 @@ HS5 = "nordlys-audio__hs-5__user-guide.html"
 IC6_VARIANT = (DEMO_MANUALS / IC6).read_bytes() + b"\n\nRegister the controller online.\n"
 API_IC6 = source_key("acme-api", "IC6-GUIDE")
 API_HS5 = source_key("acme-api", "HS5-GUIDE")
+API_BAD = source_key("acme-api", "BAD-1")
 GIZMO = b"\n\n".join(
     [b"# Gizmo quick guide", b"## 1 Start"]
     + [f"Step {i}: hold the gizmo button until the lamp turns green.".encode() for i in range(12)]
@@ -129,14 +131,18 @@ def test_up_harvests_licensed_sources_indexes_a_near_duplicate_once_and_removes_
     settings = licensed_settings(tmp_path, folder, own_database, api)
     api.offer("IC6-GUIDE", "ic-6.md", IC6_VARIANT, "2026-05-01T00:00:00+00:00")
     api.offer("HS5-GUIDE", "hs-5.html", (DEMO_MANUALS / HS5).read_bytes(), "2026-05-02T00:00:00Z")
+    api.offer("BAD-1", "bad.pdf", b"<html>not a manual</html>" * 8, "2026-05-02T00:00:00Z")
     deliver(settings, "GZ-1", "gizmo.md", GIZMO)
     instance = dg.DagsterInstance.ephemeral()
 
     first = catch_up(instance, settings)
 
     (pushed,) = [k for k in instance.get_dynamic_partitions(MANUALS) if k.startswith("acme-push:")]
-    assert first.failed == [] and first.harvested == ["acme-api", "acme-push"]
+    assert first.failed == [API_BAD] and first.harvested == ["acme-api", "acme-push"]
     assert sorted(first.fetched) == sorted(first.rebuilt) == sorted([API_HS5, IC6_KEY, pushed])
+    # The daemon's harvested_manual_sensor, reading the same observations, asks for nothing
+    # up ran already, the quarantined manual's failed run included.
+    assert harvested_requests(instance, None).run_requests == []
     engine = db.make_engine(own_database)
     with db.session_scope(engine) as session:
         # The folder's copy came first and has a signature; the API's is linked to it.
