@@ -142,6 +142,7 @@ def materialize(
     )
     summary: dict[str, object] = {
         "manuals": report.manuals,
+        "harvested": report.harvested,
         "fetched": len(report.fetched),
         "rebuilt": len(report.rebuilt),
         "removed": report.removed,

@@ -7,7 +7,11 @@ from manual_assets.jobs import raw_manual_job, weekly_eval_job, weekly_eval_sche
 from manual_assets.licensed_sources import harvested_manual_sensor, licensed_source_definitions
 from manual_assets.removal import remove_manual_job
 from manual_assets.resources import build_resources
-from manual_assets.sensors import manual_automation_sensor, manual_source_sensor
+from manual_assets.sensors import (
+    manual_automation_sensor,
+    manual_source_sensor,
+    released_manual_sensor,
+)
 from manualqa.config import Settings, get_settings
 
 
@@ -23,9 +27,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             manual_source_sensor,
             manual_automation_sensor,
             harvested_manual_sensor,
+            released_manual_sensor,
             *licensed.sensors,
         ],
         resources=build_resources(settings),
+        # A run is one manual (or one week's score) whose steps run one after another: a
+        # process per step would only add an interpreter start and an import each.
+        executor=dg.in_process_executor,
     )
 
 

@@ -6,19 +6,27 @@ sensor per partner inbox, and the sensor that turns harvested manuals into parti
 A harvest run fetches only what changed (cursor, conditional requests), validates,
 quarantines, links near-duplicates and records the `crawl_jobs` row; then it adds a
 partition for each manual whose bytes it kept and observes `raw_manual` for it, with the
-outcome. `harvested_manual_sensor` reads those observations and requests `raw_manual` for
-new, changed and quarantined ones (the last to show the failed check); an unchanged
-source observes nothing, so nothing downstream runs.
+outcome, and observes `gone` for each manual the source no longer offers.
+`harvested_manual_sensor` reads those observations and requests `raw_manual` for new,
+changed and quarantined ones (the last to show the failed check) and `remove_manual_job`
+for gone ones; an unchanged source observes nothing, so nothing downstream runs.
 """
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from manual_assets.jobs import raw_manual_job
 from manual_assets.partitions import MANUALS
-from manual_assets.removal import UNFINISHED_RUNS
+from manual_assets.removal import (
+    ORPHANED,
+    UNFINISHED_RUNS,
+    removal_in_flight,
+    removal_request,
+    remove_manual_job,
+)
 from manual_assets.resources import (
     CatalogResource,
     IngestionResource,
@@ -37,7 +45,13 @@ SOURCE_TAG = "manualqa/source"
 DEFAULT_CRON = "0 * * * *"  # a pull source without `schedule` is harvested hourly
 # The outcomes whose bytes get a partition, and those that then need a `raw_manual` run.
 KEPT = (Outcome.NEW, Outcome.CHANGED, Outcome.DUPLICATE, Outcome.QUARANTINED)
-TO_MATERIALIZE = (Outcome.NEW.value, Outcome.CHANGED.value, Outcome.QUARANTINED.value)
+TO_MATERIALIZE = (
+    Outcome.NEW.value,
+    Outcome.CHANGED.value,
+    Outcome.QUARANTINED.value,
+    ORPHANED,  # a near-duplicate whose original was removed: judged again
+)
+GONE = "gone"  # the outcome observed for a held manual the source no longer offers
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,8 @@ def harvest_source(
     ingestion: IngestionResource,
 ) -> HarvestResult:
     """One harvest of `source` from the cursor its last successful run stored, recorded
-    in the catalog; partitions added and `raw_manual` observed for every manual kept."""
+    in the catalog; partitions added and `raw_manual` observed for every manual kept,
+    and for every manual gone from the source."""
     store = object_store.store()
     with catalog_db.session() as session:
         cursor = ingest.last_cursor(session, source.name)
@@ -91,6 +106,14 @@ def harvest_source(
                     "crawl_job": job_id,
                     "source": source.name,
                 },
+            )
+        )
+    for key in result.gone:
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=RAW_MANUAL,
+                partition=key,
+                metadata={"outcome": GONE, "crawl_job": job_id, "source": source.name},
             )
         )
     counts = result.counts()
@@ -176,15 +199,25 @@ def licensed_source_definitions(settings: Settings) -> LicensedSourceDefinitions
 
 
 @dg.sensor(
-    job=raw_manual_job,
+    jobs=[raw_manual_job, remove_manual_job],
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def harvested_manual_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Runs `raw_manual` for each manual a harvest kept new or changed bytes of, or
-    quarantined; one run per manual and content hash."""
-    after = int(context.cursor) if context.cursor else None
-    records = context.instance.fetch_observations(
+    quarantined (one run per manual and content hash), or whose original was removed,
+    and removes each manual a source no longer offers."""
+    return harvested_requests(context.instance, context.cursor)
+
+
+def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
+    """What `harvested_manual_sensor` requests for the harvest observations after
+    `cursor`. A run already done is not asked for again: bytes that `raw_manual` has
+    materialized or that a `raw_manual_job` run created since took up (a quarantined
+    manual's failed run), a manual whose partition is gone or whose removal is under
+    way, so `manualqa up` and the daemon can both read the same observations."""
+    after = int(cursor) if cursor else None
+    records = instance.fetch_observations(
         dg.AssetRecordsFilter(asset_key=RAW_MANUAL, after_storage_id=after),
         limit=1000,
         ascending=True,
@@ -192,18 +225,47 @@ def harvested_manual_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
     requests = []
     for record in records:
         observation = record.asset_observation
-        if observation is None or record.partition_key is None:
+        key = record.partition_key
+        if observation is None or key is None or "outcome" not in observation.metadata:
             continue
-        outcome = observation.metadata.get("outcome")
-        if outcome is not None and outcome.value in TO_MATERIALIZE:
-            sha = observation.metadata["sha256"].value
-            requests.append(
-                dg.RunRequest(
-                    partition_key=record.partition_key,
-                    run_key=f"{record.partition_key}:{sha}",
+        outcome = observation.metadata["outcome"].value
+        if outcome == GONE:
+            if instance.has_dynamic_partition(MANUALS, key) and not removal_in_flight(
+                instance, key
+            ):
+                requests.append(removal_request(key))
+        elif outcome in TO_MATERIALIZE:
+            sha = str(observation.metadata["sha256"].value)
+            # A manual can be orphaned more than once with the same bytes.
+            run_key = f"{key}:{sha}" + (f":{record.storage_id}" if outcome == ORPHANED else "")
+            if _materialized_sha(instance, key) != sha and not _ran_since(
+                instance, key, record.timestamp
+            ):
+                requests.append(
+                    dg.RunRequest(job_name=raw_manual_job.name, partition_key=key, run_key=run_key)
                 )
-            )
     return dg.SensorResult(
         run_requests=requests,
-        cursor=str(records[-1].storage_id) if records else context.cursor,
+        cursor=str(records[-1].storage_id) if records else cursor,
     )
+
+
+def _ran_since(instance: dg.DagsterInstance, key: str, timestamp: float) -> bool:
+    """Whether a `raw_manual_job` run of `key` was created after `timestamp`."""
+    runs = dg.RunsFilter(
+        job_name=raw_manual_job.name,
+        tags={"dagster/partition": key},
+        created_after=datetime.fromtimestamp(timestamp, UTC),
+    )
+    return bool(instance.get_run_ids(filters=runs, limit=1))
+
+
+def _materialized_sha(instance: dg.DagsterInstance, key: str) -> str | None:
+    """The content hash of the latest `raw_manual` materialization of `key`, if any."""
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=RAW_MANUAL, asset_partitions=[key]), limit=1
+    ).records
+    materialization = latest[0].asset_materialization if latest else None
+    if materialization is None or "sha256" not in materialization.metadata:
+        return None
+    return str(materialization.metadata["sha256"].value)

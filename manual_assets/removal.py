@@ -1,13 +1,17 @@
 """remove_manual_job: a manual gone from its source leaves search, the catalog and the
-partitions; its raw bytes stay in the object store."""
+partitions; its raw bytes stay in the object store. Its near-duplicates, linked to it and
+never indexed, are observed as `orphaned`, so `harvested_manual_sensor` runs `raw_manual`
+for them again and one of them takes its place."""
 
 import dagster as dg
 
+from manual_assets.assets.raw_manual import raw_manual
 from manual_assets.partitions import MANUALS
 from manual_assets.resources import CatalogResource, VectorIndexResource
-from sql import catalog
+from sql import catalog, ingest
 
 MANUAL_TAG = "manualqa/manual"
+ORPHANED = "orphaned"  # the outcome observed for a near-duplicate whose original went
 UNFINISHED_RUNS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -39,7 +43,16 @@ def remove_manual(
     finally:
         writer.close()
     with catalog_db.session() as session:
+        orphans = ingest.unlink_duplicates(session, key)
         in_catalog = catalog.remove_manual(session, key)
+    for orphan, sha in orphans:
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=raw_manual.key,
+                partition=orphan,
+                metadata={"outcome": ORPHANED, "sha256": sha, "duplicate_of": key},
+            )
+        )
     if context.instance.has_dynamic_partition(MANUALS, key):
         context.instance.delete_dynamic_partition(MANUALS, key)
     context.log.info(

@@ -78,6 +78,14 @@ class NearDuplicateIndex:
             self._lsh.remove(key)
             del self._signatures[key]
 
+    def keep_or_match(self, key: str, sig: Sequence[int]) -> tuple[str, float] | None:
+        """The kept manual that `key`'s signature nearly duplicates, and the similarity;
+        None after keeping `key` as an original. Every source's manuals pass here."""
+        match = self.duplicate_of(key, sig)
+        if match is None:
+            self.add(key, sig)
+        return match
+
     def duplicate_of(self, key: str, sig: Sequence[int]) -> tuple[str, float] | None:
         """The most similar kept manual (other than `key`) at or above the threshold, and
         the similarity; None when there is none."""

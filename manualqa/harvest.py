@@ -2,7 +2,8 @@
 
 `harvest` is the library half of a crawl or API run. For each manual the source
 offers it decides one outcome (excluded, unchanged, failed, quarantined, duplicate,
-new, changed) and keeps every byte it fetched: accepted and duplicate bytes under
+new, changed), notes the manuals held from it that the source no longer offers
+(`gone`: to be removed), and keeps every byte it fetched: accepted and duplicate bytes under
 `raw/`, refused bytes under `quarantine/`, both immutable and content-addressed with
 their source URL, license manifest, config version, fetch time and hash. The result
 carries the counts for the run's `crawl_jobs` row and the keys whose downstream
@@ -77,10 +78,11 @@ class HarvestResult:
     cursor: str | None
     started_at: datetime
     items: list[HarvestItem] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # held manuals the source no longer offers
     error: str | None = None  # discovery itself failed
 
     def counts(self) -> dict[str, int]:
-        """discovered, fetched, and one count per outcome (`duplicates` for duplicate)."""
+        """discovered, fetched, one count per outcome (`duplicates` for duplicate), gone."""
         tally = Counter(item.outcome.value for item in self.items)
         fetched = sum(
             1 for item in self.items if item.content_hash is not None or item.outcome == "failed"
@@ -88,6 +90,7 @@ class HarvestResult:
         counts = {"discovered": len(self.items), "fetched": fetched}
         counts.update({outcome.value: tally.get(outcome.value, 0) for outcome in Outcome})
         counts["duplicates"] = counts.pop(Outcome.DUPLICATE.value)
+        counts["gone"] = len(self.gone)
         return counts
 
     @property
@@ -114,18 +117,20 @@ def harvest(
     `held` maps keys to the copies the catalog holds (for conditional requests);
     `duplicates` holds the signatures of the manuals already kept and learns the new
     ones. A failure for one manual is recorded and the run goes on; a discovery that
-    fails ends the run with `error` set and the cursor unchanged. Once the result is
-    recorded, `settle` it.
+    fails ends the run with `error` set, the cursor unchanged and nothing gone. Once the
+    result is recorded, `settle` it.
     """
     version = getattr(connector, "config_version", "") or config_version
     result = HarvestResult(connector.name, version, cursor, clock())
     try:
-        refs, result.cursor = discover_all(connector, cursor)
+        listing = discover_all(connector, cursor)
     except SourceError as exc:
         log.error("source %s: discovery failed: %s", connector.name, exc)
         result.error = str(exc)
         return result
-    for ref in refs:
+    result.cursor = listing.cursor
+    result.gone = listing.gone_of(held)
+    for ref in listing.refs:
         item = _one(
             connector,
             store,
@@ -205,7 +210,7 @@ def _one(
     sig = signature(verdict.facts.text, dedup)
     key = raw_key(ref.key, sha, ref.file_name)
     store.put_immutable(key, data, metadata)
-    match = duplicates.duplicate_of(ref.key, sig)
+    match = duplicates.keep_or_match(ref.key, sig)
     if match is not None:
         original, score = match
         return replace(
@@ -218,7 +223,6 @@ def _one(
             similarity=score,
             check=verdict.summary,
         )
-    duplicates.add(ref.key, sig)
     return replace(
         base,
         outcome=Outcome.NEW if held is None else Outcome.CHANGED,

@@ -126,7 +126,8 @@ def kept_signatures(session: Session) -> list[tuple[str, list[int]]]:
 def record_harvest(session: Session, result: HarvestResult, *, actor: str = PIPELINE_ACTOR) -> int:
     """Write one harvest run to the catalog: its `crawl_jobs` row with counts, and for
     each manual its row, validators, signature, quarantine or duplicate link, and an
-    audit entry for every ingress. Returns the crawl job's id."""
+    audit entry for every ingress and every manual the source no longer offers.
+    Returns the crawl job's id."""
     counts = result.counts()
     job_id: int = session.execute(
         insert(CrawlJob)
@@ -144,6 +145,8 @@ def record_harvest(session: Session, result: HarvestResult, *, actor: str = PIPE
     ).scalar_one()
     for item in result.items:
         _record_item(session, item, result.config_version, actor, job_id)
+    for key in result.gone:  # removed from index and catalog by `remove_manual_job`
+        record_audit(session, actor, "ingest.gone", key, {"source": result.source, "job": job_id})
     return int(job_id)
 
 
@@ -187,16 +190,40 @@ def _record_item(
         actor=actor,
     )
     _set_validators(session, item.key, item.validators)
+    record_signature(
+        session,
+        item.key,
+        item.signature,
+        item.duplicate_of,
+        item.similarity,
+        actor=actor,
+        detail={"job": job_id},
+    )
+
+
+def record_signature(
+    session: Session,
+    key: str,
+    signature: Sequence[int],
+    duplicate_of: str | None,
+    similarity: float | None,
+    *,
+    actor: str = PIPELINE_ACTOR,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Store manual `key`'s MinHash signature and its link to the manual it nearly
+    duplicates (None: it is an original, any old link cleared); a duplicate is marked
+    so and audited."""
     original = None
-    if outcome == "duplicate":
+    if duplicate_of is not None:
         original = session.execute(
-            select(Manual.id).where(Manual.key == item.duplicate_of)
+            select(Manual.id).where(Manual.key == duplicate_of)
         ).scalar_one_or_none()
     session.execute(
         update(Manual)
-        .where(Manual.key == item.key)
+        .where(Manual.key == key)
         .values(
-            minhash=item.signature or None,
+            minhash=list(signature) or None,
             duplicate_of_id=original,
             **({"status": ManualStatus.DUPLICATE.value} if original is not None else {}),
         )
@@ -206,8 +233,8 @@ def _record_item(
             session,
             actor,
             "manual.duplicate",
-            item.key,
-            {"duplicate_of": item.duplicate_of, "similarity": item.similarity, "job": job_id},
+            key,
+            {"duplicate_of": duplicate_of, "similarity": similarity, **(detail or {})},
         )
 
 
@@ -284,6 +311,25 @@ def _set_validators(session: Session, key: str, validators: Validators) -> None:
     )
 
 
+def unlink_duplicates(
+    session: Session, key: str, *, actor: str = PIPELINE_ACTOR
+) -> list[tuple[str, str]]:
+    """Manuals linked as near-duplicates of `key` (which is going away) become originals
+    again, to be judged anew; returns their keys and content hashes, audited."""
+    original = aliased(Manual)
+    rows = session.execute(
+        select(Manual.key, Manual.content_hash)
+        .join(original, Manual.duplicate_of_id == original.id)
+        .where(original.key == key)
+        .order_by(Manual.key)
+    ).all()
+    for row in rows:
+        catalog.set_manual_status(session, row.key, ManualStatus.INGESTED)
+        session.execute(update(Manual).where(Manual.key == row.key).values(duplicate_of_id=None))
+        record_audit(session, actor, "manual.unlinked", row.key, {"duplicate_of": key})
+    return [(row.key, row.content_hash) for row in rows]
+
+
 def duplicate_of(session: Session, key: str) -> str | None:
     """The key of the manual `key` duplicates, or None."""
     original = aliased(Manual)
@@ -341,6 +387,17 @@ def release_quarantine(
     )
     session.flush()
     return _quarantine_record(row)
+
+
+def releases_after(session: Session, after_id: int) -> list[tuple[int, str]]:
+    """The releases from quarantine audited after audit row `after_id`, oldest first, as
+    (audit row id, manual key)."""
+    rows = session.execute(
+        select(AuditLog.id, AuditLog.subject)
+        .where(AuditLog.action == "manual.released", AuditLog.id > after_id)
+        .order_by(AuditLog.id)
+    )
+    return [(row.id, row.subject) for row in rows]
 
 
 def held_quarantine(session: Session, key: str) -> QuarantineRecord | None:

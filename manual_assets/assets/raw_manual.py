@@ -1,5 +1,6 @@
 """raw_manual: a manual's original bytes, validated and kept immutably; refused bytes
-are quarantined with the reason and fail the `raw_manual_accepted` check."""
+are quarantined with the reason and fail the `raw_manual_accepted` check; a near-duplicate
+of a manual kept from any source is linked to it and goes no further."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,11 +16,12 @@ from manual_assets.resources import (
     ManualSourceResource,
     ObjectStoreResource,
 )
-from manualqa.artifacts import RawManual, load_raw
+from manualqa.artifacts import RawManual, load_raw, raw_metadata
+from manualqa.dedup import NearDuplicateIndex, signature
 from manualqa.documents import ManualRef, content_hash
 from manualqa.harvest import document_metadata, keep_refused
 from manualqa.objectstore import raw_key
-from manualqa.validation import validate
+from manualqa.validation import Verdict, validate
 from sql import catalog, ingest
 
 ACCEPTED_CHECK = "raw_manual_accepted"
@@ -32,7 +34,8 @@ ACCEPTED_CHECK = "raw_manual_accepted"
     freshness_policy=MANUAL_STAGE,
     backfill_policy=ONE_MANUAL_PER_RUN,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    code_version="3",
+    code_version="4",
+    output_required=False,  # a near-duplicate is linked, not materialized
     check_specs=[
         dg.AssetCheckSpec(
             ACCEPTED_CHECK,
@@ -52,7 +55,8 @@ def raw_manual(
 ) -> Iterator[dg.Output[RawManual] | dg.AssetCheckResult]:
     """The manual's original bytes under `raw/`, with source and license; its data version
     is the content hash, so unchanged bytes leave every later stage as it is. Folder
-    manuals are read from the folder; harvested ones from where their harvest kept them."""
+    manuals are read from the folder; harvested ones from where their harvest kept them.
+    A near-duplicate of a manual kept from any source is linked to it, not materialized."""
     key = context.partition_key
     fetched_at = datetime.now(UTC).isoformat()
     if source.holds(key):
@@ -61,7 +65,10 @@ def raw_manual(
         raw = _harvested(object_store, catalog_db, key)
         ref, data, fetched_at = raw.ref, raw.data, raw.fetched_at
     sha = content_hash(data)
-    refusal = _refusal(context, ref, data, sha, object_store, catalog_db, ingestion, fetched_at)
+    verdict = validate(data, ref, ingestion.validation_settings())
+    refusal = _refusal(
+        context, ref, data, sha, verdict, object_store, catalog_db, ingestion, fetched_at
+    )
     if refusal is not None:
         yield dg.AssetCheckResult(
             check_name=ACCEPTED_CHECK,
@@ -74,6 +81,9 @@ def raw_manual(
             metadata=refusal,
             allow_retries=False,  # the same bytes would be refused again
         )
+    raw = RawManual(ref=ref, sha256=sha, data=data, fetched_at=fetched_at)
+    dedup = ingestion.dedup_settings()
+    sig = signature(verdict.facts.text, dedup)
     with catalog_db.session() as session:
         catalog.upsert_manual(
             session,
@@ -83,8 +93,32 @@ def raw_manual(
             object_key=raw_key(key, sha, ref.file_name),
             config_version=catalog_db.config_version,
         )
+        kept = NearDuplicateIndex(dedup, ingest.kept_signatures(session))
+        match = kept.keep_or_match(key, sig)
+        original, similarity = match if match is not None else (None, None)
+        ingest.record_signature(session, key, sig, original, similarity)
+    if original is not None:
+        # No output, so nothing downstream runs: the bytes are kept here instead.
+        object_key = raw_key(key, sha, ref.file_name)
+        object_store.store().put_immutable(object_key, data, metadata=raw_metadata(raw))
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=key,
+                metadata={
+                    "outcome": "duplicate",
+                    "duplicate_of": original,
+                    "similarity": similarity,
+                    "sha256": sha,
+                    "object_key": object_key,
+                },
+            )
+        )
+        context.log.info(f"{key} is a near-duplicate of {original} ({similarity:.2f}); linked")
+        yield dg.AssetCheckResult(check_name=ACCEPTED_CHECK, passed=True)
+        return
     yield dg.Output(
-        RawManual(ref=ref, sha256=sha, data=data, fetched_at=fetched_at),
+        raw,
         data_version=dg.DataVersion(sha),
         metadata={
             "sha256": sha,
@@ -117,6 +151,7 @@ def _refusal(
     ref: ManualRef,
     data: bytes,
     sha: str,
+    verdict: Verdict,
     object_store: ObjectStoreResource,
     catalog_db: CatalogResource,
     ingestion: IngestionResource,
@@ -131,7 +166,6 @@ def _refusal(
     if released:
         context.log.info(f"{ref.key}: these bytes were released from quarantine; not re-checked")
         return None
-    verdict = validate(data, ref, ingestion.validation_settings())
     if verdict.ok:
         return None
     metadata = document_metadata(

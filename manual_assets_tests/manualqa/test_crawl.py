@@ -189,6 +189,24 @@ def test_a_second_crawl_sends_conditional_requests_and_stores_nothing_new(tmp_pa
     assert list(store.list("raw")) == objects
 
 
+def test_a_manual_the_site_stops_linking_to_is_gone_unless_the_crawl_was_unsure(tmp_path, site):
+    store = LocalObjectStore(tmp_path / "objects")
+    first = run(crawler(tmp_path, site.base_url), store)
+    held = {i.key: HeldCopy(i.content_hash, i.validators) for i in first.items if i.content_hash}
+    (plain,) = [i.key for i in first.items if i.ref.file_name == "plain.pdf"]
+    assert first.gone == []
+    links = ("ac-200.pdf", "nofollow.html", "storm.pdf", "excluded.pdf")
+    site.routes["/manuals/"] = lambda r: page(*links)
+
+    second = run(crawler(tmp_path, site.base_url), store, held)
+    assert second.gone == [plain] and second.counts()["gone"] == 1
+
+    # A page that answers 403 may link to it still: nothing counts as gone.
+    site.routes["/manuals/nofollow.html"] = lambda r: Reply(403, b"")
+    third = run(crawler(tmp_path, site.base_url), store, held)
+    assert third.gone == [] and third.error is None
+
+
 def test_429_storms_honour_retry_after_and_5xx_back_off(tmp_path, site):
     site.routes["/manuals/"] = lambda r: page("storm.pdf", "flaky.pdf")
     site.routes["/manuals/flaky.pdf"] = storm(manual_pdf("Flaky"), 2, status=503, retry_after=None)

@@ -119,7 +119,8 @@ def connector(api: Api, **overrides) -> VendorApiConnector:
 def test_pages_are_listed_with_one_cached_token_and_rate_limits_are_honoured(api):
     started = time.monotonic()
     with connector(api) as source:
-        refs, cursor = discover_all(source)
+        listing = discover_all(source)
+        refs, cursor = listing.refs, listing.cursor
     assert [r.key for r in refs] == [source_key("acme-api", d["id"]) for d in DOCS]
     assert len(api.server.requests("/v1/documents")) == 3  # 2 + 2 + 1
     assert api.issued == ["t0"]  # one token for the whole pass
@@ -136,12 +137,29 @@ def test_pages_are_listed_with_one_cached_token_and_rate_limits_are_honoured(api
     assert ref.vendor == "Acme" and ref.uri == f"{api.server.base_url}/files/m0.pdf"
     assert json.loads(cursor)["since"] == DOCS[-1]["updated_at"]
     with connector(api) as source:
-        assert discover_all(source, cursor)[0] == []  # nothing updated since
+        assert discover_all(source, cursor).refs == []  # nothing updated since
+
+
+def test_a_full_pass_is_complete_and_tombstones_name_withdrawn_documents(api):
+    with connector(api) as source:
+        first = discover_all(source)
+        DOCS.append({"id": "DOC-1", "updated_at": "2026-06-01T00:00:00+00:00", "deleted": True})
+        try:
+            later = discover_all(source, first.cursor)
+        finally:
+            DOCS.pop()
+    assert first.complete and first.gone == []
+    assert not later.complete and later.refs == []
+    assert later.gone == [source_key("acme-api", "DOC-1")]
+    # Only what the catalog holds can be gone; an incremental pass omits the rest.
+    held = [source_key("acme-api", d["id"]) for d in DOCS]
+    assert later.gone_of(held) == [source_key("acme-api", "DOC-1")]
+    assert first.gone_of([*held, "acme-api:doc-99"]) == ["acme-api:doc-99"]
 
 
 def test_downloads_are_conditional_and_a_revoked_token_is_renewed(api):
     with connector(api) as source:
-        (ref, *_), _ = discover_all(source)
+        ref, *_ = discover_all(source).refs
         fetched = source.fetch(ref)
         assert isinstance(fetched, Fetched) and fetched.data == PDF
         api.revoked.add("t0")

@@ -10,8 +10,8 @@ never claim the same partition.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import TracebackType
 from typing import Protocol, Self
@@ -74,11 +74,35 @@ class Validators:
 @dataclass(frozen=True)
 class Discovery:
     """One page of what a source offers: the refs new or changed since the cursor
-    given, the cursor to pass next, and whether more pages follow now."""
+    given, the cursor to pass next, and whether more pages follow now.
+
+    `complete` says the pass this page belongs to lists everything the source offers
+    now, so a manual held from it that no page listed is gone; `gone` names manuals the
+    source says it withdrew (an API's tombstones)."""
 
     refs: list[ManualRef]
     cursor: str | None
     more: bool = False
+    complete: bool = False
+    gone: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every page of one discovery pass: what to fetch, the cursor to store, and which
+    manuals the source no longer offers (see `Listing.gone_of`)."""
+
+    refs: list[ManualRef]
+    cursor: str | None
+    complete: bool
+    gone: list[str]
+
+    def gone_of(self, held: Collection[str]) -> list[str]:
+        """Which of the `held` manual keys the source no longer offers: those it withdrew,
+        and, after a complete pass, those it did not list."""
+        listed = {ref.key for ref in self.refs}
+        unlisted = set(held) - listed if self.complete else set()
+        return sorted((set(self.gone) & set(held)) | unlisted)
 
 
 @dataclass(frozen=True)
@@ -138,16 +162,18 @@ class Connector(Protocol):
         ...
 
 
-def discover_all(
-    connector: Connector, cursor: str | None = None
-) -> tuple[list[ManualRef], str | None]:
+def discover_all(connector: Connector, cursor: str | None = None) -> Listing:
     """Every ref new or changed since `cursor`, paging until the source has no more,
-    and the cursor to store for next time."""
+    the cursor to store for next time, and what the source no longer offers."""
     refs: list[ManualRef] = []
+    gone: list[str] = []
+    complete = True
     for page in _pages(connector, cursor):
         refs.extend(page.refs)
+        gone.extend(page.gone)
+        complete = complete and page.complete
         cursor = page.cursor
-    return refs, cursor
+    return Listing(refs, cursor, complete, gone)
 
 
 def _pages(connector: Connector, cursor: str | None) -> Iterator[Discovery]:

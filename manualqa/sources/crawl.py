@@ -47,6 +47,8 @@ from manualqa.sources.http import HttpResponse, PoliteClient, conditional_header
 log = logging.getLogger(__name__)
 
 REFUSING_DIRECTIVES = frozenset({"noai", "noindex", "none"})
+# Statuses that say a page or document is gone for good; any other refusal may pass.
+GONE_STATUSES = frozenset({404, 410})
 
 
 class CrawlWindow(BaseModel):
@@ -167,6 +169,7 @@ class CrawlConnector:
         self._client: PoliteClient | None = None
         self._robots: dict[str, RobotFileParser] = {}
         self.skipped: list[tuple[str, str]] = []  # (url, why) of the last discovery
+        self.unsure: list[str] = []  # URLs the last discovery could not settle
 
     def __enter__(self) -> Self:
         http = self.settings.http.model_copy(update={"user_agent": self.user_agent})
@@ -200,9 +203,11 @@ class CrawlConnector:
 
         A crawl lists the whole site each time (the cursor only records when and under
         which rules version it last ran); what changed is settled by `fetch`'s
-        conditional requests. Outside the time window it returns nothing.
+        conditional requests. The listing is complete, so a manual it no longer links
+        to is gone, unless a page or a `HEAD` answered something other than success or
+        gone, or the page budget ran out. Outside the time window it returns nothing.
         """
-        self.skipped = []
+        self.skipped, self.unsure = [], []
         if not self.in_window():
             log.info("crawl %s: outside its time window; nothing discovered", self.name)
             return Discovery(refs=[], cursor=cursor)
@@ -219,17 +224,23 @@ class CrawlConnector:
                     documents.setdefault(link, text)
                 elif depth < self.rules.max_depth and link not in visited:
                     queue.append((link, depth + 1))
+        self.unsure.extend(url for url, _ in queue if url not in visited)
         refs = []
         for url, text in sorted(documents.items()):
             ref = self._preflight(url, text)
             if ref is not None:
                 refs.append(ref)
         state = {"crawled_at": self.clock().isoformat(), "rules": self.config_version}
-        return Discovery(refs=refs, cursor=json.dumps(state))
+        if self.unsure:
+            log.info("crawl %s: %d URLs unsettled, so none is gone", self.name, len(self.unsure))
+        return Discovery(refs=refs, cursor=json.dumps(state), complete=not self.unsure)
 
-    def _skip(self, url: str, why: str) -> None:
+    def _skip(self, url: str, why: str, status: int | None = None) -> None:
+        """Leave `url` out; a status that does not say it is gone leaves the listing unsure."""
         log.info("crawl %s: skipped %s: %s", self.name, url, why)
         self.skipped.append((url, why))
+        if status is not None and status not in GONE_STATUSES:
+            self.unsure.append(url)
 
     def _may_visit(self, url: str) -> bool:
         if not self.rules.permits(url):
@@ -265,7 +276,7 @@ class CrawlConnector:
     def _links(self, url: str) -> list[tuple[str, str, bool]]:
         response = self.client.request("GET", url, max_bytes=5_000_000)
         if response.status != 200:
-            self._skip(url, f"answered {response.status}")
+            self._skip(url, f"answered {response.status}", response.status)
             return []
         if "html" not in response.headers.get("content-type", "text/html"):
             return []
@@ -292,7 +303,7 @@ class CrawlConnector:
         if response.status == 405:  # HEAD not allowed: the GET will tell
             return self._ref(url, link_text, response, head_ok=False)
         if response.status != 200:
-            self._skip(url, f"HEAD answered {response.status}")
+            self._skip(url, f"HEAD answered {response.status}", response.status)
             return None
         refused = robots_directives(response.headers.get("x-robots-tag"), self.user_agent)
         if refused & REFUSING_DIRECTIVES:

@@ -111,7 +111,7 @@ class FolderConnector:
         refs = self.list_all()
         changed = [ref for ref in refs if seen.get(ref.key) != ref.version_token]
         current = {ref.key: ref.version_token for ref in refs}
-        return Discovery(refs=changed, cursor=json.dumps(current, sort_keys=True))
+        return Discovery(refs=changed, cursor=json.dumps(current, sort_keys=True), complete=True)
 
     def ref(self, key: str) -> ManualRef:
         """The current ref of the manual `key`.

@@ -7,7 +7,8 @@ The API contract this connector speaks:
   `{"documents": [...], "next_page_token": P | null}`; each document has `id`,
   `download_url` (absolute, or relative to `base_url`), `updated_at` (ISO 8601), and any
   of `title`, `vendor`, `product`, `file_name`, `media_type`, `is_public`, `etag` and
-  `license` (`name`, `terms`, `allowed_uses`, `expires_at`).
+  `license` (`name`, `terms`, `allowed_uses`, `expires_at`). A document withdrawn since
+  `updated_since` is listed as a tombstone, `{"id", "updated_at", "deleted": true}`.
 - The download answers `304` to `If-None-Match` / `If-Modified-Since` when unchanged.
 
 The bearer token comes from the token endpoint through Authlib, is cached until shortly
@@ -135,6 +136,13 @@ class _ApiAuth(httpx.Auth):
             yield request
 
 
+def _deleted(doc: dict[str, Any]) -> bool:
+    deleted = doc.get("deleted", False)
+    if not isinstance(deleted, bool):
+        raise SourceError(f"document {doc.get('id')!r}: `deleted` is {deleted!r}, not a boolean")
+    return deleted
+
+
 class VendorApiConnector:
     """Manuals listed and served by one vendor's document API."""
 
@@ -212,13 +220,26 @@ class VendorApiConnector:
             next_token = body.get("next_page_token")
         except (ValueError, KeyError, TypeError) as exc:
             raise SourceError(f"{url} sent a listing this connector cannot read") from exc
-        refs = [self._ref(doc) for doc in documents]
+        gone = [self._key(doc) for doc in documents if _deleted(doc)]
+        refs = [self._ref(doc) for doc in documents if not _deleted(doc)]
         newest = max([state.get("newest") or "", *(str(d["updated_at"]) for d in documents)])
         if next_token:
             next_state = {"since": state.get("since"), "page_token": next_token, "newest": newest}
         else:
             next_state = {"since": newest or state.get("since"), "page_token": None}
-        return Discovery(refs=refs, cursor=json.dumps(next_state), more=bool(next_token))
+        return Discovery(
+            refs=refs,
+            cursor=json.dumps(next_state),
+            more=bool(next_token),
+            # A pass from no `since` lists every document the API offers now.
+            complete=not state.get("since"),
+            gone=gone,
+        )
+
+    def _key(self, doc: dict[str, Any]) -> str:
+        if "id" not in doc:
+            raise SourceError(f"source {self.name}: a document lacks 'id'")
+        return source_key(self.namespace, str(doc["id"]))
 
     def _ref(self, doc: dict[str, Any]) -> ManualRef:
         try:
