@@ -50,7 +50,7 @@ def test_offline_embeddings_are_unit_vectors_that_rank_paraphrases_first(offline
 def test_embeddings_sorted_by_length_into_calls_come_back_in_input_order():
     """Texts go to the model shortest first, two per call here; each row must still be
     its own text's vector."""
-    client = LLMClient(LLMSettings(), EmbeddingSettings(batch_size=2), cache=MemoryCache())
+    client = LLMClient(LLMSettings(), EmbeddingSettings(batch_size=2))
     texts = [
         "Descale the espresso boiler every month with the supplied descaling liquid.",
         "reset wifi",
