@@ -1,13 +1,14 @@
 """Qdrant server through `qdrant-client`, published by switching a collection alias.
 
-Two collections, `<name>__blue` and `<name>__green`, hold the same points except
-during a publication; the alias `<name>` names the one readers search. A change is
-written to the standby collection, the alias is switched to it (atomic on the
-server), and the same change is then written to the collection just retired. So a
-publication costs one manual twice, never a copy of the collection. A journal
-collection records the manual being published (and the embedding model and dimension
-of the points): if a writer dies between the two writes, the next publication first
-copies that manual from the served collection to the standby one.
+Two collections, `<name>__blue` and `<name>__green`, hold the same points except for
+the manual published last; the alias `<name>` names the one readers search. A change
+is written to the standby collection and the alias is switched to it (atomic on the
+server). The collection just retired is left alone until the next publication, which
+first copies the manual the journal names as pending from the served collection: a
+search that resolved the alias a moment before the switch never sees that collection
+change under it. So a publication costs one manual twice, never a copy of the
+collection. The journal collection also records the embedding model and dimension of
+the points.
 
 Tests run this code against `qdrant-client`'s local mode, which speaks the same API.
 """
@@ -94,7 +95,7 @@ def _journal_space(journal: dict[str, object]) -> EmbeddingSpace:
 
 
 class QdrantAliasWriter:
-    """Writes a manual to the standby collection, switches the alias, then catches up."""
+    """Brings the standby collection up to date, writes a manual to it, switches the alias."""
 
     def __init__(
         self,
@@ -130,9 +131,8 @@ class QdrantAliasWriter:
         before = self._count(active, manual_key)
         self._write(standby, manual_key, points)
         self._switch_alias(standby)
-        self._write(active, manual_key, points)
         version = int(journal["version"]) + 1  # type: ignore[call-overload]
-        self._save_journal(version, [])
+        self._save_journal(version, [manual_key])  # the retired collection catches up next time
         total = self.client.count(standby).count
         log.info("published %s to %s (alias %s)", manual_key, standby, self.collection)
         return PublishResult(str(version), len(points), total, removed=before)
