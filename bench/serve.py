@@ -6,7 +6,6 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from manualqa.config import PROJECT_ROOT, Settings
+from serving.command import uvicorn_command
 from sql import db
 from sql.api_keys import create_key, revoke_key
 from sql.embedded import running_embedded_postgres, stop_embedded_postgres
@@ -74,10 +74,7 @@ def _served(
         "MANUALQA_SERVING__RATE_LIMITS__PER_IP": "100000000/minute",
         **(extra_env or {}),
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
-        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
+    command = [*uvicorn_command("127.0.0.1", port, workers), "--log-level", "warning"]
     server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,21 @@
+"""How the API is started as a server: the uvicorn command line `manualqa up`, the
+benchmarks and the tests run (the container's CMD says the same with WEB_CONCURRENCY)."""
+
+from __future__ import annotations
+
+import sys
+
+GRACEFUL_SHUTDOWN_S = 20  # on SIGTERM, requests in flight get this long to finish
+
+
+def uvicorn_command(
+    host: str, port: int, workers: int, graceful_s: int = GRACEFUL_SHUTDOWN_S
+) -> list[str]:
+    """`workers` processes sharing one listening socket; each opens the published index
+    itself and follows its new versions. On SIGTERM uvicorn stops accepting, lets the
+    requests in flight finish (up to `graceful_s`), then the workers exit."""
+    return [
+        sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--timeout-graceful-shutdown", str(graceful_s),
+    ]  # fmt: skip
