@@ -12,6 +12,7 @@ from manualqa.index.base import (
     IndexQuery,
     IndexReader,
     SearchFilters,
+    VectorIndex,
     sparse_from_token_ids,
 )
 from manualqa.llm import LLMClient
@@ -33,9 +34,12 @@ def check_query(query: str) -> str:
     return query
 
 
-def open_retriever(settings: Settings, llm: LLMClient) -> tuple[Retriever, IndexReader]:
-    """The configured index opened at its published version, and a retriever over it."""
-    reader = open_index(settings).reader()
+def open_retriever(
+    settings: Settings, llm: LLMClient, index: VectorIndex | None = None
+) -> tuple[Retriever, IndexReader]:
+    """The index (by default the configured one) opened at its published version, and a
+    retriever over it."""
+    reader = (index or open_index(settings)).reader()
     retriever = Retriever(llm, reader, default_token_counter().ids, mode=settings.retrieval.mode)
     return retriever, reader
 
