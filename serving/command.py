@@ -6,6 +6,10 @@ from __future__ import annotations
 import sys
 
 GRACEFUL_SHUTDOWN_S = 20  # on SIGTERM, requests in flight get this long to finish
+# uvicorn's parent kills and restarts a worker that does not answer its ping in time; a
+# worker importing torch and loading the embedding model on a busy machine can take longer
+# than uvicorn's 5 s default, and was then restarted over and over, never serving.
+WORKER_HEALTHCHECK_S = 60
 
 
 def uvicorn_command(
@@ -18,4 +22,5 @@ def uvicorn_command(
         sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--timeout-graceful-shutdown", str(graceful_s),
+        "--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_S),
     ]  # fmt: skip
