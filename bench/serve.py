@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -75,7 +76,8 @@ def _served(
         **(extra_env or {}),
     }
     command = [*uvicorn_command("127.0.0.1", port, workers), "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    # Its own process group: whatever is left of it (workers included) can be killed.
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, server)
@@ -83,10 +85,14 @@ def _served(
             yield ServedApi(base, headers, url)
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # still starting, or hung: do not leave it behind
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
-def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
