@@ -75,7 +75,8 @@ def _served(
         "MANUALQA_SERVING__RATE_LIMITS__PER_IP": "100000000/minute",
         **(extra_env or {}),
     }
-    command = [*uvicorn_command("127.0.0.1", port, workers), "--log-level", "warning"]
+    # uvicorn's own messages (a worker that died and was restarted), not one line a request.
+    command = [*uvicorn_command("127.0.0.1", port, workers), "--no-access-log"]
     # Its own process group: whatever is left of it (workers included) can be killed.
     server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -10,6 +10,11 @@ GRACEFUL_SHUTDOWN_S = 20  # on SIGTERM, requests in flight get this long to fini
 # worker importing torch and loading the embedding model on a busy machine can take longer
 # than uvicorn's 5 s default, and was then restarted over and over, never serving.
 WORKER_HEALTHCHECK_S = 60
+# An idle keep-alive connection is closed after this long. It must outlast the idle timeout
+# of whatever sits in front (load balancers commonly keep 60 s) and a busy client's pause
+# between two requests: uvicorn's 5 s default closed connections under clients that were
+# just sending their next request, which then failed (bench.load, loaded machine).
+KEEP_ALIVE_S = 75
 
 
 def uvicorn_command(
@@ -23,4 +28,5 @@ def uvicorn_command(
         "--host", host, "--port", str(port), "--workers", str(workers),
         "--timeout-graceful-shutdown", str(graceful_s),
         "--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_S),
+        "--timeout-keep-alive", str(KEEP_ALIVE_S),
     ]  # fmt: skip
