@@ -3,6 +3,7 @@
 the index swapped under it (that phase must have zero failed requests).
 
     python -m bench.load                                   # the demo index (make materialize)
+    MANUALQA_INDEX__BACKEND=postgres python -m bench.load --only-swap   # another backend
     MANUALQA_DATA_DIR=var/shared MANUALQA_SOURCES__FOLDER__PATH=../shared/corpus \\
     MANUALQA_EVALS__GOLDEN_SET=evals/golden_shared_corpus.yaml python -m bench.load
 
@@ -174,7 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         for path in ENDPOINTS:  # warm every worker's caches and lazy imports
             await _load(api, path, questions, 2 * args.workers, 2.0)
         table = []
-        for path in ENDPOINTS:
+        for path in ENDPOINTS if not args.only_swap else ():
             for concurrency in args.concurrency:
                 tally = await _load(api, path, questions, concurrency, args.seconds)
                 table.append({"endpoint": path, "concurrency": concurrency, **tally.report()})
@@ -208,6 +209,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--swap-concurrency", type=int, default=8)
     parser.add_argument("--manual", default=None, help="the manual to re-materialize")
+    parser.add_argument(
+        "--only-swap", action="store_true", help="skip the latency table; measure the swap"
+    )
     args = parser.parse_args()
     report = asyncio.run(run(args))
     print(json.dumps(report, indent=1))

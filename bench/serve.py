@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from manualqa.config import PROJECT_ROOT, Settings
+from serving.command import uvicorn_command
 from sql import db
 from sql.api_keys import create_key, revoke_key
 from sql.embedded import running_embedded_postgres, stop_embedded_postgres
@@ -49,7 +50,7 @@ def served_api(
     settings: Settings,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
-    ready_timeout_s: float = 180,
+    ready_timeout_s: float = 600,
 ) -> Iterator[ServedApi]:
     """uvicorn with `workers` processes on a free port, ready, with a search/ask key.
     The rate limits are lifted for the run: the load comes from one IP and one key. An
@@ -79,12 +80,11 @@ def _served(
         "MANUALQA_SERVING__RATE_LIMITS__PER_IP": "100000000/minute",
         **(extra_env or {}),
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
-        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
+    # uvicorn's own messages (a worker that died and was restarted), not one line a request.
+    command = [*uvicorn_command("127.0.0.1", port, workers), "--no-access-log"]
     started = time.monotonic()
-    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    # Its own process group: whatever is left of it (workers included) can be killed.
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, server, ready_timeout_s)
@@ -93,10 +93,14 @@ def _served(
             yield ServedApi(base, headers, url, server.pid, ready_s)
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # still starting, or hung: do not leave it behind
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
-def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -40,6 +40,7 @@ from manual_assets.catch_up import CatchUpReport, catch_up
 from manual_assets.partitions import eval_weeks
 from manual_assets.resources import build_resources
 from manualqa.config import PROJECT_ROOT, Settings, get_settings
+from serving.command import uvicorn_command
 from sql import db
 from sql.api_keys import create_key, verify_key
 from sql.embedded import stop_embedded_postgres
@@ -237,13 +238,13 @@ def serve(settings: Settings, stop: StopSignals, api_key: str | None) -> int:
             "-w", str(PROJECT_ROOT / "workspace.yaml"),
             "-h", settings.dagster.host, "-p", str(settings.dagster.port),
         ],
-        "api": [
-            python, "-m", "uvicorn", "serving.app:create_app", "--factory",
-            "--host", settings.serving.host, "--port", str(settings.serving.port),
-            "--workers", str(settings.serving.workers),
-            # On SIGTERM: stop accepting, let requests in flight finish, within our grace.
-            "--timeout-graceful-shutdown", str(int(STOP_GRACE_S * 2 / 3)),
-        ],
+        # On SIGTERM: stop accepting, let requests in flight finish, within our grace.
+        "api": uvicorn_command(
+            settings.serving.host,
+            settings.serving.port,
+            settings.serving.workers,
+            graceful_s=int(STOP_GRACE_S * 2 / 3),
+        ),
     }  # fmt: skip
     # Each server leads a process group of its own, so stopping it also reaches what it
     # starts (Dagster's webserver, daemon and code servers), and a terminal's Ctrl-C

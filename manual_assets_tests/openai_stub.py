@@ -1,9 +1,11 @@
 """A local OpenAI-compatible server standing in for paid model APIs (pytest plugin).
 
 It answers Chat Completions, Responses, embeddings and a Cohere-style `/rerank`, records
-every request it gets, and replies with what a test sets: `openai_stub.reply` (the
-answer text) and `openai_stub.rerank` (a function scoring a document for a query). The
-model `broken-model` fails with a 500.
+every request it gets and the client port of the connection it came on (it speaks
+HTTP/1.1, so a client that keeps connections alive sends many requests on one), and
+replies with what a test sets: `openai_stub.reply` (the answer text) and
+`openai_stub.rerank` (a function scoring a document for a query). The model
+`broken-model` fails with a 500.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ class OpenAIStub:
     reply: str = "Hold the Wi-Fi button for 5 seconds [1]."
     rerank: Callable[[str, str], float] = lambda query, document: 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)  # the client port, per request
 
 
 def _handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # connections stay open between requests
+
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            stub.connections.append(self.client_address[1])
             stub.requests.append(
                 {"path": self.path, "auth": self.headers.get("authorization"), **body}
             )

@@ -14,6 +14,7 @@ from manualqa.index.base import (
     IndexQuery,
     IndexReader,
     SearchFilters,
+    VectorIndex,
     check_embedding,
     sparse_from_token_ids,
 )
@@ -36,14 +37,17 @@ def check_query(query: str) -> str:
     return query
 
 
-def open_retriever(settings: Settings, llm: LLMClient) -> tuple[Retriever, IndexReader]:
-    """The configured index opened at its published version, and a retriever over it.
+def open_retriever(
+    settings: Settings, llm: LLMClient, index: VectorIndex | None = None
+) -> tuple[Retriever, IndexReader]:
+    """The index (by default the configured one) opened at its published version, and a
+    retriever over it.
 
     Raises:
         EmbeddingMismatch: the published index was built with another embedding model or
             dimension than `settings.embedding` names (its queries would match nothing).
     """
-    reader = open_index(settings).reader()
+    reader = (index or open_index(settings)).reader()
     recorded = reader.embedding()
     if recorded is not None:
         configured = EmbeddingSpace(settings.embedding.model, settings.embedding.dimension)

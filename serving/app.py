@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from manualqa.answer import build_engine
 from manualqa.config import Settings, get_settings
-from manualqa.index.base import IndexNotPublished
+from manualqa.index.base import IndexNotPublished, VectorIndex
 from manualqa.llm import LLMClient
 from manualqa.query_router import QueryRefused
 from manualqa.questions import QuestionRejected
@@ -34,7 +34,7 @@ from sql.usage import catalog_sink
 log = logging.getLogger(__name__)
 
 
-def build_state(settings: Settings) -> AppState:
+def build_state(settings: Settings, index: VectorIndex | None = None) -> AppState:
     key = jwt_key(settings.serving.jwt)  # refuse to start without it, before anything opens
     url = db.resolve_database_url(settings)
     db.check_schema(url)  # `manualqa migrate` changes the schema; the API only uses it
@@ -43,13 +43,13 @@ def build_state(settings: Settings) -> AppState:
     # The resolved catalog URL (embedded server included) serves a PostgreSQL index too.
     # Opening refuses an index built with another embedding model or dimension.
     index_settings = settings.model_copy(update={"database_url": SecretStr(url)})
-    retriever, index = open_retriever(index_settings, llm)
+    retriever, reader = open_retriever(index_settings, llm, index)
     llm.embed(["warm-up"])  # load the embedding model before the first request
     with db.session_scope(engine) as session:
         profiles = catalog.manual_profiles(session)
     stored = catalog.unit_vector_lookup(engine, settings.embedding.model)
     answers = build_engine(settings.answer, llm, retriever, profiles, stored)
-    if index.version is None:
+    if reader.version is None:
         log.warning("no index published yet; /readyz stays 503 until one is")
     text_to_sql = TextToSql(
         engine, make_readonly_engine(readonly_url(settings, url)), settings.text_to_sql
@@ -57,7 +57,7 @@ def build_state(settings: Settings) -> AppState:
     return AppState(
         settings=settings,
         llm=llm,
-        index=index,
+        index=reader,
         retriever=retriever,
         answers=answers,
         engine=engine,
@@ -67,12 +67,14 @@ def build_state(settings: Settings) -> AppState:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, index: VectorIndex | None = None) -> FastAPI:
+    """The API; `index` replaces the configured index (an in-process Qdrant client that a
+    writer in the same process shares, say)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await asyncio.to_thread(build_state, settings)
+        state = await asyncio.to_thread(build_state, settings, index)
         app.state.platform = state
         follower = asyncio.create_task(state.follow_index())
         try:

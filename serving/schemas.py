@@ -54,6 +54,7 @@ class SearchResult(BaseModel):
     page_label: str | None = Field(description="The page number printed on the page, if any.")
     section: str
     section_path: list[str]
+    chunk_id: str = Field(description="The passage's id in the index (changes with its text).")
 
 
 class SearchResponse(BaseModel):

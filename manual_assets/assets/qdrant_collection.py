@@ -8,9 +8,7 @@ from manual_assets.freshness import MANUAL_STAGE
 from manual_assets.partitions import manual_partitions
 from manual_assets.resources import CatalogResource, VectorIndexResource
 from manualqa.artifacts import ChunkEmbeddings, ManualChunks
-from manualqa.chunking import embedding_text
-from manualqa.index.base import IndexPoint, sparse_from_token_ids
-from manualqa.tokens import default_token_counter
+from manualqa.index.points import index_points
 from sql import catalog
 
 
@@ -34,19 +32,10 @@ def qdrant_collection(
     """The manual's points in the served vector index, replacing its previous points,
     published as a new index version the API switches to."""
     key = context.partition_key
-    chunks, ref = manual_chunks.chunks, manual_chunks.ref
-    if chunk_embeddings.chunk_ids != tuple(c.chunk_id for c in chunks):
-        raise dg.Failure(f"{key}: the embeddings are of other chunks; re-run chunk_embeddings")
-    counter = default_token_counter()
-    points = [
-        IndexPoint(
-            chunk=c,
-            ref=ref,
-            dense=v,
-            sparse=sparse_from_token_ids(counter.ids(embedding_text(c, ref.title))),
-        )
-        for c, v in zip(chunks, chunk_embeddings.vectors, strict=True)
-    ]
+    try:
+        points = index_points(manual_chunks, chunk_embeddings)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
     writer = vector_index.writer()
     try:
         result = writer.replace_manual(key, points)

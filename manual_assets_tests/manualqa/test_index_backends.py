@@ -423,3 +423,13 @@ def test_a_restarted_edge_reader_takes_over_the_shard_it_left(tmp_path):
 def test_a_postgres_collection_name_must_be_a_plain_identifier(database_url):
     with pytest.raises(ValueError, match="SQL identifier"):
         PostgresIndex(database_url, "chunks; DROP TABLE manuals", SPACE)
+
+
+def test_the_postgres_reader_searches_over_pooled_connections(database_url):
+    index = _make("postgres", None, database_url=database_url)
+    index.writer().replace_manual("a", _points(_ref("a"), 4))
+    reader = index.reader()
+    for n in range(10):
+        assert reader.search(_query(_unit(n % DIM), 2))
+    assert reader.engine.pool.checkedin() == 1  # one connection served every search
+    reader.close()

@@ -315,6 +315,21 @@ def test_tei_embeddings_by_configuration(openai_stub):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
 
 
+def test_model_servers_are_called_over_kept_alive_connections(openai_stub):
+    """Embeddings (TEI) and chat calls reuse pooled HTTP connections instead of opening
+    one per call."""
+    embedding = EmbeddingSettings(
+        provider="tei", model="BAAI/bge-small-en-v1.5", dimension=3, api_base=openai_stub.url
+    )
+    llm = LLMSettings(answer=LLMRoleSettings(model="openai/gpt-4o-mini", api_base=openai_stub.url))
+    client = LLMClient(llm, embedding)
+    for n in range(8):
+        client.embed([f"passage {n}"])
+        client.complete("answer", render_answer_prompt(f"Question {n}?", []))
+    assert len(openai_stub.requests) == 16
+    assert len(set(openai_stub.connections)) <= 2  # one per client: embeddings, chat
+
+
 def test_tei_without_a_server_is_refused():
     with pytest.raises(ValueError, match="api_base"):
         EmbeddingSettings(provider="tei", model="bge")

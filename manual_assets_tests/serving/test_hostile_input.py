@@ -6,41 +6,21 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
+from manual_assets_tests.serving.live import serve_in_thread
 from serving.app import create_app
 
 MARKER = "ZQX-hostile-marker-"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(demo_pipeline) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    app = create_app(demo_pipeline.settings)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.1)
-    try:
-        yield "127.0.0.1", port
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
+    with serve_in_thread(create_app(demo_pipeline.settings)) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

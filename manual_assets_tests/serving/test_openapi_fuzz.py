@@ -4,14 +4,10 @@ Bounded by the number of examples per operation."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -21,6 +17,7 @@ from schemathesis.checks import (
 )
 
 from manual_assets_tests.serving.conftest import make_key
+from manual_assets_tests.serving.live import serve_in_thread
 from serving.app import create_app
 
 CHECKS = [
@@ -35,22 +32,8 @@ PUBLIC = {"/healthz", "/readyz"}
 
 @pytest.fixture(scope="module")
 def base_url(demo_pipeline) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(demo_pipeline.settings)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not uv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
+    with serve_in_thread(create_app(demo_pipeline.settings)) as (host, port):
+        yield f"http://{host}:{port}"
 
 
 @pytest.fixture(scope="module")

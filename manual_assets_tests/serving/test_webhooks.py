@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from manual_assets_tests.manualqa.conftest import PdfSpec, build_pdf
+from manual_assets_tests.serving.live import serve_in_thread
 from manualqa.config import DedupSettings, Settings, ValidationSettings
 from manualqa.dedup import NearDuplicateIndex
 from manualqa.governance import ExclusionList
@@ -30,12 +28,6 @@ from sql import ingest
 
 SECRET = "partner-secret-value"
 PDF = build_pdf(PdfSpec(pages=[["Pushed manual", "Hold the reset key for five seconds."] * 4]))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -60,17 +52,8 @@ def server(settings, db_engine, db_session) -> Iterator[str]:
     app = FastAPI()
     app.include_router(webhooks.router)
     app.state.platform = SimpleNamespace(settings=settings, engine=db_engine)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    while not uv.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app) as (host, port):
+        yield f"http://{host}:{port}"
 
 
 def push(base: str, body: bytes, *, key: str = "k1", secret: str = SECRET, at: float | None = None):
