@@ -306,25 +306,24 @@ def test_edge_compaction_keeps_the_live_points(tmp_path, monkeypatch):
     assert (behind.count("a"), behind.count("b")) == (11, 3)
 
 
-def test_server_writer_repairs_a_publication_it_did_not_finish(tmp_path, monkeypatch):
+def test_server_writer_brings_the_retired_collection_up_to_date_next_time(tmp_path, monkeypatch):
     index = _make("qdrant_server", tmp_path)
-    index.writer().replace_manual("a", _points(_ref("a"), 3))
-    original = QdrantAliasWriter._write
-    calls = []
-
-    def dies_after_the_switch(self, collection, manual_key, points):
-        calls.append(collection)
-        if len(calls) == 2:  # the catch-up write to the retired collection
-            raise RuntimeError("writer died")
-        original(self, collection, manual_key, points)
-
-    monkeypatch.setattr(QdrantAliasWriter, "_write", dies_after_the_switch)
-    with pytest.raises(RuntimeError):
-        index.writer().replace_manual("a", _points(_ref("a"), 6))
-    monkeypatch.setattr(QdrantAliasWriter, "_write", original)
+    writer = index.writer()
+    writer.replace_manual("a", _points(_ref("a"), 3))
+    writer.replace_manual("a", _points(_ref("a"), 6))
     reader = index.reader()
-    assert reader.count("a") == 6  # the alias already names the complete collection
-    index.writer().replace_manual("b", _points(_ref("b"), 2))  # served from the other one
+    retired = writer._other(writer._active())
+    assert writer._count(retired, "a") == 3  # nothing rewrites it under a search in flight
+
+    def dies(self, collection, manual_key, points):
+        raise RuntimeError("writer died")
+
+    monkeypatch.setattr(QdrantAliasWriter, "_write", dies)
+    with pytest.raises(RuntimeError):
+        writer.replace_manual("b", _points(_ref("b"), 2))
+    monkeypatch.undo()
+    assert (reader.count("a"), reader.count("b")) == (6, 0)  # still the last publication
+    writer.replace_manual("b", _points(_ref("b"), 2))  # to the collection retired before
     assert (reader.count("a"), reader.count("b")) == (6, 2)
 
 
