@@ -47,3 +47,24 @@ def test_speeds_are_a_measure_of_their_own():
     assert measures_asked("How fast can it print?") == {"speed"}
     assert measures_in("Print speed up to 180 mm/s") == {"speed"}
     assert measures_in("Filter life 6 months / about 2,200 hours") == {"time"}
+
+
+def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
+    from manualqa.answer.text import units_named
+
+    assert units_named("What is the top speed of the RM-500 in km/h?") == {"speed"}
+    assert units_named("How many watts does it draw?") == {"power"}
+    assert units_named("Is 5 mA enough to drive it?") == set()  # a figure given, not asked
+    assert units_named("How often per month should I clean it?") == set()  # 'once a month'
+    assert units_named("Can I use it in my bathroom?") == set()
+    units = [_unit(0, "Blade speed 3,000 rpm; cutting height 20 to 60 mm.")]
+    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Specifications", "rm-500", (3, 3), "Specifications")]
+
+    def unstated(question: str) -> frozenset[str]:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        return evidence.unstated
+
+    # A blade's rpm is no travel speed.
+    assert unstated("What is the top speed of the RM-500 in km/h?") == {"speed"}
+    assert unstated("What cutting height in mm can I set?") == frozenset()

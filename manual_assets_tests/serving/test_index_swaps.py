@@ -31,7 +31,7 @@ from manual_assets_tests.serving.index_copies import (
 from manual_assets_tests.serving.live import serve_in_thread
 from manualqa.config import PROJECT_ROOT, Settings
 from manualqa.index import open_index
-from manualqa.index.base import VectorIndex
+from manualqa.index.base import EmbeddingSpace, VectorIndex
 from manualqa.index.qdrant_server import QdrantServerIndex
 from serving.app import create_app
 
@@ -59,9 +59,8 @@ def _backend(kind: str, settings: Settings, root: Path) -> tuple[Settings, Vecto
         configured = settings.model_copy(update={"index": tables})
         return configured, open_index(configured), False
     client = QdrantClient(path=str(root / "qdrant"))
-    index = QdrantServerIndex(
-        lambda: client, settings.index.collection, settings.embedding.dimension, shared=True
-    )
+    space = EmbeddingSpace(settings.embedding.model, settings.embedding.dimension)
+    index = QdrantServerIndex(lambda: client, settings.index.collection, space, shared=True)
     return settings, index, True
 
 

@@ -26,6 +26,7 @@ from manual_assets_tests.serving.index_copies import (
 )
 from manual_assets_tests.serving.live import free_port
 from manualqa.config import PROJECT_ROOT
+from manualqa.index.base import EmbeddingSpace
 from manualqa.index.edge import EdgeIndex
 from serving.command import uvicorn_command
 
@@ -63,7 +64,8 @@ class Served:
 def served(demo_pipeline, api_key, tmp_path) -> Iterator[Served]:
     """The demo index copied to an Edge index of the test's own, served by 2 workers."""
     settings = demo_pipeline.settings
-    index = EdgeIndex(tmp_path / "index", settings.embedding.dimension)
+    space = EmbeddingSpace(settings.embedding.model, settings.embedding.dimension)
+    index = EdgeIndex(tmp_path / "index", space)
     writer = index.writer()
     for key, points in demo_points(settings, demo_pipeline.keys).items():
         writer.replace_manual(key, points)

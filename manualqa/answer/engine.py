@@ -3,8 +3,9 @@
 1. The product names in the question scope the search to their manuals.
 2. Retrieved passages flagged for prompt injection are dropped; an optional reranker
    reorders close calls.
-3. Every unit of every passage is scored (`evidence`); below the calibrated confidence
-   the engine abstains without calling a model.
+3. Every unit of every passage is scored (`evidence`); below the calibrated confidence,
+   or when the question names a unit of measure no passage states a figure in, the
+   engine abstains without calling a model.
 4. The `answer` role answers from the passages. The offline model is handed the chosen
    units as call metadata; a hosted model reads the prompt.
 5. Each answer sentence is checked against the passage it cites; unsupported ones are
@@ -163,7 +164,11 @@ class AnswerEngine:
         """Answer `question` from the manuals with a citation on every sentence, or abstain."""
         weighed = self.weigh(self.retrieve(question, filters, top_k))
         evidence = weighed.evidence
-        if not evidence.candidates or evidence.confidence < self.settings.min_confidence:
+        if (
+            not evidence.candidates
+            or evidence.unstated
+            or evidence.confidence < self.settings.min_confidence
+        ):
             return self._abstain(weighed)
         hits = weighed.retrieved.hits
         request = EvidenceRequest(weighed.retrieved.question, tuple(self._parts(weighed)))

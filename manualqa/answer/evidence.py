@@ -60,6 +60,9 @@ class Evidence:
     candidates: list[Candidate]
     confidence: float
     confidence_features: dict[str, float]
+    # Kinds of quantity whose unit the question names but no passage states a figure in
+    # ("the top speed in km/h" over passages with no speed): nothing here can answer it.
+    unstated: frozenset[str] = frozenset()
 
 
 class LinearModel:
@@ -193,4 +196,8 @@ def gather(
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
     }
-    return Evidence(candidates, confidence.logistic(summary), summary)
+    stated_measures = set().union(
+        *(t.measures_in(u.text) for u in units), *(t.measures_in(p.context) for p in passages)
+    )
+    unstated = frozenset(t.units_named(question) - stated_measures)
+    return Evidence(candidates, confidence.logistic(summary), summary, unstated)

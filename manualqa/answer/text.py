@@ -55,7 +55,8 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "mass": ("g", "kg", "lb", "lbs", "oz", "gram"),
     "volume": ("l", "ml", "liter", "litre", "gallon"),
     "frequency": ("hz", "khz", "mhz", "ghz"),
-    "speed": ("mm/s", "cm/s", "m/s", "km/h", "kph", "mph", "rpm", "ft/s"),
+    "speed": ("mm/s", "cm/s", "m/s", "km/h", "kph", "mph", "ft/s"),
+    "rotation": ("rpm",),
     "data": ("b", "kb", "mb", "gb", "tb", "byte", "bit", "kbps", "mbps", "baud"),
     "sound": ("db", "dba"),
     "charge": ("mah", "ah", "wh"),
@@ -99,7 +100,8 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "volume": ("volume", "capacity", "litres", "liters"),
     "frequency": ("frequency", "clock", "hz", "mhz"),
     "data": ("memory", "storage", "ram", "flash", "baud", "speed"),
-    "speed": ("speed", "fast", "rpm", "velocity"),
+    "speed": ("speed", "fast", "velocity"),
+    "rotation": ("rpm", "revolutions", "speed"),
     "sound": ("loud", "noise", "noisy", "db"),
     "charge": ("battery", "capacity", "mah"),
     "ratio": ("percent", "percentage", "humidity"),
@@ -150,6 +152,26 @@ def measures_in(text: str) -> set[str]:
         for kind, units in MEASURES.items():
             if unit in units:
                 found.add(kind)
+    return found
+
+
+# Unit words too common in plain questions ("in", "us") or often met without a number
+# ("once a month") to show that a figure in that unit is asked for.
+_UNNAMED_UNITS = frozenset(
+    "in us day week month year hour minute second foot feet degree percent".split()
+)
+_UNIT_WORD_RE = re.compile(r"(?<![\w.,])(?<!\d\s)([a-zµ°%]+(?:/[a-z]+)?)(?![\w/])")
+
+
+def units_named(question: str) -> set[str]:
+    """The kinds of quantity whose unit the question names on its own, with no number
+    ("the top speed in km/h", "how many watts"): a figure in that unit is asked for."""
+    found = set()
+    for word in _UNIT_WORD_RE.findall(question.lower()):
+        unit = word.rstrip("s") if len(word) > 3 and "/" not in word else word
+        if len(unit) < 2 or unit in _UNNAMED_UNITS:
+            continue
+        found |= {kind for kind, units in MEASURES.items() if unit in units}
     return found
 
 
