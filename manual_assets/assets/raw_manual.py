@@ -82,6 +82,7 @@ def raw_manual(
             allow_retries=False,  # the same bytes would be refused again
         )
     raw = RawManual(ref=ref, sha256=sha, data=data, fetched_at=fetched_at)
+    object_key = raw_key(key, sha, ref.file_name)
     dedup = ingestion.dedup_settings()
     sig = signature(verdict.facts.text, dedup)
     with catalog_db.session() as session:
@@ -90,7 +91,7 @@ def raw_manual(
             ref,
             content_hash=sha,
             size_bytes=len(data),
-            object_key=raw_key(key, sha, ref.file_name),
+            object_key=object_key,
             config_version=catalog_db.config_version,
         )
         kept = NearDuplicateIndex(dedup, ingest.kept_signatures(session))
@@ -99,7 +100,6 @@ def raw_manual(
         ingest.record_signature(session, key, sig, original, similarity)
     if original is not None:
         # No output, so nothing downstream runs: the bytes are kept here instead.
-        object_key = raw_key(key, sha, ref.file_name)
         object_store.store().put_immutable(object_key, data, metadata=raw_metadata(raw))
         context.log_event(
             dg.AssetObservation(

@@ -38,7 +38,7 @@ CONFIDENCE_FEATURES = (
     "passage_cosine",
     "term_coverage",
     "context_coverage",
-    "lead",  # best score minus the best score of a unit cited elsewhere (see PassageInfo.place)
+    "lead",  # best score minus the best unit cited elsewhere (PassageInfo.same_place)
     "missing_code",  # the question names a code no retrieved passage holds
     "coverage_all",  # IDF-weighted share of the question's words found in any passage
     "missing_number",  # the question states a number no retrieved passage holds
@@ -91,9 +91,9 @@ class PassageInfo:
 
     score: float  # retrieval cosine
     context: str  # section title and product name
-    manual_key: str = ""
-    pages: tuple[int, int] | None = None  # first and last page, None when unpaged
-    section: str = ""
+    manual_key: str
+    pages: tuple[int, int] | None  # first and last page, None when unpaged
+    section: str
 
     def same_place(self, other: PassageInfo) -> bool:
         """Whether citing either passage points the reader at the same place: the same
@@ -196,8 +196,9 @@ def gather(
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
     }
-    stated_measures = set().union(
-        *(t.measures_in(u.text) for u in units), *(t.measures_in(p.context) for p in passages)
-    )
-    unstated = frozenset(t.units_named(question) - stated_measures)
-    return Evidence(candidates, confidence.logistic(summary), summary, unstated)
+    named = t.units_named(question)
+    if named:  # most questions name no unit: the passages are read for measures only then
+        named -= set().union(
+            *(t.measures_in(u.text) for u in units), *(t.measures_in(p.context) for p in passages)
+        )
+    return Evidence(candidates, confidence.logistic(summary), summary, frozenset(named))

@@ -62,6 +62,10 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "charge": ("mah", "ah", "wh"),
     "ratio": ("%", "percent"),
 }
+_KINDS_OF_UNIT: dict[str, frozenset[str]] = {
+    unit: frozenset(kind for kind, units in MEASURES.items() if unit in units)
+    for unit in {u for units in MEASURES.values() for u in units}
+}
 MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "time": (
         "often",
@@ -144,14 +148,12 @@ def negated(text: str) -> bool:
 
 def measures_in(text: str) -> set[str]:
     """The kinds of quantity a text states with a number and a unit."""
-    found = set()
+    found: set[str] = set()
     for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
         unit = match.group(1).lower()
         if len(unit) > 2 and "/" not in unit:
             unit = unit.rstrip("s")  # hours -> hour
-        for kind, units in MEASURES.items():
-            if unit in units:
-                found.add(kind)
+        found |= _KINDS_OF_UNIT.get(unit, frozenset())
     return found
 
 
@@ -166,12 +168,12 @@ _UNIT_WORD_RE = re.compile(r"(?<![\w.,])(?<!\d\s)([a-zµ°%]+(?:/[a-z]+)?)(?![\w
 def units_named(question: str) -> set[str]:
     """The kinds of quantity whose unit the question names on its own, with no number
     ("the top speed in km/h", "how many watts"): a figure in that unit is asked for."""
-    found = set()
+    found: set[str] = set()
     for word in _UNIT_WORD_RE.findall(question.lower()):
         unit = word.rstrip("s") if len(word) > 3 and "/" not in word else word
         if len(unit) < 2 or unit in _UNNAMED_UNITS:
             continue
-        found |= {kind for kind, units in MEASURES.items() if unit in units}
+        found |= _KINDS_OF_UNIT.get(unit, frozenset())
     return found
 
 

@@ -61,12 +61,18 @@ class _Cells:
     cells: tuple[str, ...]
 
 
+def _starts_block(line: str) -> bool:
+    """A numbered step, a list item or a table row starts a unit of its own."""
+    return any(r.match(line) for r in (_STEP_RE, _ITEM_RE, _ROW_RE))
+
+
 def _is_cell(line: str) -> bool:
     return (
         bool(line)
         and len(line.split()) < WRAPPED_WORDS
         and line[-1] not in ".!?"
-        and not any(r.match(line) for r in (_STEP_RE, _ITEM_RE, _ROW_RE, _HEADING_RE))
+        and not _starts_block(line)
+        and not _HEADING_RE.match(line)
     )
 
 
@@ -104,7 +110,7 @@ def _lines(text: str) -> list[str | _Cells]:
             isinstance(previous, str)
             and previous
             and wrapped
-            and not (_STEP_RE.match(line) or _ITEM_RE.match(line) or _ROW_RE.match(line))
+            and not _starts_block(line)
             and not _ROW_RE.match(previous)
             and previous[-1] not in ".!?:;"
         )

@@ -93,6 +93,7 @@ class UsageLedger:
                 usage.cost_usd += call.cost_usd
             if self.sink is None:
                 self._pending.append(call)
+        note_call(call)  # the request or run in progress reports its own calls
         if self.sink is not None:
             self.sink(call)
 
@@ -306,7 +307,6 @@ class LLMClient:
             call.client_id,
         )
         self.ledger.record(call)
-        note_call(call)
 
     def embed(self, texts: list[str], use_cache: bool = False) -> np.ndarray:
         """Unit-length embeddings for `texts` (float32, one row each), in batches."""
@@ -370,7 +370,6 @@ class LLMClient:
             partition=scope.partition,
         )
         self.ledger.record(call)
-        note_call(call)
 
 
 def _cost(response: Any, role: str) -> float | None:
