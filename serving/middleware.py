@@ -59,7 +59,7 @@ class BodyCapMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send, f"the body declares {declared} bytes")
+            await self._refuse(send, f"the body declares {declared} bytes, more")
             return
         received = 0
         started = False
