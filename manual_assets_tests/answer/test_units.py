@@ -69,6 +69,8 @@ def test_a_table_extracted_one_cell_per_line_yields_its_rows():
     assert "Filter life 6 months (about 2,200 hours)" in rows
     assert "Filter life 6 months (about" not in rows  # a cell wrapped onto the next line
     assert "Weight" not in rows  # a lone cell too short to be a row is no unit
+    assert "Weight 4.1 kg Power cord length" not in rows  # ends on the next row's label
+    assert "4.1 kg Power cord length 1.8 m" not in rows  # starts on another label's figure
     assert units[-1].kind == "sentence"
     assert units[-1].text.startswith("Keep the purifier upright")
 
@@ -89,4 +91,30 @@ def test_table_of_contents_entries_are_no_answers():
     )
     assert [u.text for u in split_units(text)] == [
         "1. Set the dial to position 3 and wait until the light turns green."
+    ]
+
+
+def test_a_table_of_contents_with_page_numbers_on_their_own_lines_is_no_answer():
+    # pypdf often puts each entry's page number on a line of its own.
+    text = (
+        "8 Troubleshooting\n19\n8.1 Common problems\n19\n8.2 Error codes\n19\n"
+        "8.3 Restoring factory settings\n20\n9 Technical specifications\n21\n"
+        "About this manual\n"
+        "This manual covers the purifier with firmware 1.8 or later."
+    )
+    assert [u.text for u in split_units(text)] == [
+        "This manual covers the purifier with firmware 1.8 or later."
+    ]
+
+
+def test_a_question_in_the_text_is_joined_with_its_answer():
+    text = (
+        "- I power the board from the Ethernet connector. What current is left for my sensors?\n"
+        "About 200 mA at 5 V is left for external devices.\n"
+        "Keep the cable short."
+    )
+    assert [u.text for u in split_units(text)] == [
+        "- I power the board from the Ethernet connector. What current is left for my sensors? "
+        "About 200 mA at 5 V is left for external devices.",
+        "Keep the cable short.",
     ]

@@ -34,6 +34,7 @@ _SECTION_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)+\.?\s")
 _CONTENTS_RE = re.compile(
     r"^(?:\d+(?:\.\d+)+\.?\s+\D.*\s\d{1,4}|\d+\s+[A-Z]\D*\s\d{1,4}|.*(?:\.\s?){4,}\s*\d{1,4})$"
 )
+_NUMBERED_TITLE_RE = re.compile(r"^\d+(?:\.\d+)*\.?\s+[^\W\d]")
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 MIN_WORDS = 3
 WRAPPED_WORDS = 7  # a shorter line that ends no sentence is a line of its own (a spec row)
@@ -84,6 +85,14 @@ def _cell_run_end(raw_lines: list[str], start: int) -> int:
     return end if end - start >= TABLE_LINES else start
 
 
+def _is_contents(cells: list[str]) -> bool:
+    """A table of contents laid out one entry per line: numbered titles ("8.3 Restoring
+    factory settings") between their page numbers make most of the run."""
+    titles = sum(1 for c in cells if _NUMBERED_TITLE_RE.match(c))
+    pages = sum(1 for c in cells if _PAGE_NUMBER_RE.match(c))
+    return titles >= 2 and pages >= 2 and titles + pages >= 0.6 * len(cells)
+
+
 def _is_title(line: str, following: str) -> bool:
     """A short line that ends no sentence, followed by one that starts a new one."""
     return (
@@ -119,7 +128,11 @@ def _lines(text: str) -> list[str | _Cells]:
             cells = raw_lines[index:end]
             while cells and _PAGE_NUMBER_RE.match(cells[-1]):
                 cells.pop()
-            out.append(_Cells(tuple(cells)))
+            if _is_contents(cells):
+                if out and out[-1] != "":
+                    out.append("")
+            else:
+                out.append(_Cells(tuple(cells)))
             index = end
             continue
         index += 1
@@ -136,9 +149,21 @@ def _lines(text: str) -> list[str | _Cells]:
     return [line for line in out if line]
 
 
+def _splits_a_row(cells: tuple[str, ...], start: int, end: int) -> bool:
+    """Whether the window `cells[start:end]` cuts a label from its figure. In a table of
+    labels and figures ("Weight", "4.1 kg", "Power cord length", "1.8 m") a label follows
+    a figure only where a new row starts, so a window may neither end on such a label nor
+    start on a figure whose label precedes it."""
+    has_figure = [bool(_DIGIT_RE.search(c)) for c in cells]
+    ends_on_label = not has_figure[end - 1] and has_figure[end - 2]
+    starts_on_figure = start > 0 and has_figure[start] and not has_figure[start - 1]
+    return ends_on_label or starts_on_figure
+
+
 def _cell_rows(cells: tuple[str, ...]) -> list[str]:
     """Every window of one to `ROW_CELLS` neighbouring cells (a lone cell only when it
-    reads as a row by itself, none that ends inside brackets), in reading order."""
+    reads as a row by itself; none that ends inside brackets or cuts a label from its
+    figure), in reading order."""
     rows = []
     for start in range(len(cells)):
         for width in range(1, ROW_CELLS + 1):
@@ -147,7 +172,10 @@ def _cell_rows(cells: tuple[str, ...]) -> list[str]:
             row = " ".join(cells[start : start + width])
             if row.count("(") > row.count(")"):
                 continue  # a cell wrapped onto the next line, cut in its middle
-            if width > 1 or len(row.split()) >= MIN_WORDS:
+            if width == 1:
+                if len(row.split()) >= MIN_WORDS:
+                    rows.append(row)
+            elif not _splits_a_row(cells, start, start + width):
                 rows.append(row)
     return rows
 
@@ -217,4 +245,23 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
                     continue
             units.append(AnswerUnit(passage, len(units), kind, sentence, sentence))
     close_procedure()
-    return units
+    return _with_answers(units)
+
+
+def _with_answers(units: list[AnswerUnit]) -> list[AnswerUnit]:
+    """A question in the text (an FAQ entry) is no answer by itself: it is joined with the
+    sentence or item that answers it."""
+    out: list[AnswerUnit] = []
+    for unit in units:
+        previous = out[-1] if out else None
+        if (
+            previous is not None
+            and previous.text.endswith("?")
+            and previous.kind in ("sentence", "item")
+            and unit.kind in ("sentence", "item")
+        ):
+            text = f"{previous.text} {unit.text}"
+            out[-1] = AnswerUnit(unit.passage, previous.ordinal, previous.kind, text, text)
+            continue
+        out.append(AnswerUnit(unit.passage, len(out), unit.kind, unit.text, unit.shown))
+    return out
