@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from manualqa.answer.evidence import FEATURES, LinearModel, PassageInfo, gather
-from manualqa.answer.text import measures_asked, measures_in
+from manualqa.answer.text import measures_asked, measures_in, repeats
 from manualqa.answer.units import AnswerUnit
 
 CONFIDENCE = LinearModel({"lead": 1.0}, ("lead",))
@@ -68,3 +68,28 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     # A blade's rpm is no travel speed.
     assert unstated("What is the top speed of the RM-500 in km/h?") == {"speed"}
     assert unstated("What cutting height in mm can I set?") == frozenset()
+    # Some questions can only be answered with a figure of one kind, unit named or not.
+    assert unstated("How heavy is the RM-500?") == {"mass"}
+    assert unstated("How much does the RM-500 weigh?") == {"mass"}
+    assert unstated("How hot does the motor get?") == {"temperature"}
+
+
+def test_a_model_number_no_passage_holds_cannot_be_answered():
+    units = [_unit(0, "The RM-500 mows up to 600 m² per charge.")]
+    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Mowbot RM500", "rm-500", (3, 3), "Specifications")]
+
+    def unknown(question: str) -> frozenset[str]:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        assert evidence.cannot_answer == bool(evidence.unknown_models)
+        return evidence.unknown_models
+
+    assert unknown("How much lawn does the Mowbot RM-800 mow?") == {"rm-800"}
+    assert unknown("How much lawn does the rm500 mow?") == frozenset()  # spelt differently
+    assert unknown("Can my 8-year-old start it?") == frozenset()  # not a model number
+
+
+def test_a_heading_repeated_in_the_body_says_nothing_new():
+    context = "Halo HS-5 Wireless Speaker User Guide Halo HS-5 Nordlys Audio"
+    assert repeats("Halo HS-5 Wireless Speaker User Guide", context)
+    assert not repeats("The Halo HS-5 plays for 12 hours at half volume.", context)

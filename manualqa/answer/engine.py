@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from manualqa.answer import text as t
 from manualqa.answer.evidence import (
     CONFIDENCE_FEATURES,
     FEATURES,
@@ -129,7 +130,12 @@ class AnswerEngine:
 
     def weigh(self, retrieved: Retrieved) -> Weighed:
         """Every unit of the passages scored, and the confidence in the best."""
-        units = [u for i, h in enumerate(retrieved.hits) for u in split_units(h.text, i)]
+        units = [
+            u
+            for i, h in enumerate(retrieved.hits)
+            for u in split_units(h.text, i)
+            if not t.repeats(u.text, _context(h))
+        ]
         vectors = self.unit_vectors([u.text for u in units], [h.chunk_id for h in retrieved.hits])
         return self.reweigh(Weighed(retrieved, units, vectors, Evidence([], 0.0, {})))
 
@@ -164,11 +170,7 @@ class AnswerEngine:
         """Answer `question` from the manuals with a citation on every sentence, or abstain."""
         weighed = self.weigh(self.retrieve(question, filters, top_k))
         evidence = weighed.evidence
-        if (
-            not evidence.candidates
-            or evidence.unstated
-            or evidence.confidence < self.settings.min_confidence
-        ):
+        if evidence.cannot_answer or evidence.confidence < self.settings.min_confidence:
             return self._abstain(weighed)
         hits = weighed.retrieved.hits
         request = EvidenceRequest(weighed.retrieved.question, tuple(self._parts(weighed)))
@@ -313,13 +315,18 @@ class Weighed:
         hit = self.retrieved.hits[p]
         return SupportPassage(
             text=hit.text,
-            context=f"{hit.section} {hit.product} {hit.vendor} {hit.title}",
+            context=_context(hit),
             units=tuple(self.units[i].text for i in rows),
             unit_vectors=self.vectors[rows],  # (0, dimension) when it has no units
         )
 
     def support_passages(self) -> list[SupportPassage]:
         return [self.support_passage(p) for p in range(len(self.retrieved.hits))]
+
+
+def _context(hit: Hit) -> str:
+    """What a passage's place says about it: section, product, vendor and manual title."""
+    return f"{hit.section} {hit.product} {hit.vendor} {hit.title}"
 
 
 def _prompt_passage(number: int, hit: Hit) -> PromptPassage:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from manualqa.answer import text as t
+from manualqa.answer.products import compact
 from manualqa.answer.units import AnswerUnit
 
 FEATURES = (
@@ -60,9 +61,16 @@ class Evidence:
     candidates: list[Candidate]
     confidence: float
     confidence_features: dict[str, float]
-    # Kinds of quantity whose unit the question names but no passage states a figure in
-    # ("the top speed in km/h" over passages with no speed): nothing here can answer it.
+    # Kinds of quantity the question asks a figure of but no passage states a figure in
+    # ("the top speed in km/h", "how heavy" over passages with no speed or weight), and
+    # model numbers it names that no passage holds ("the AC-500" over AC-200 manuals):
+    # nothing here can answer it.
     unstated: frozenset[str] = frozenset()
+    unknown_models: frozenset[str] = frozenset()
+
+    @property
+    def cannot_answer(self) -> bool:
+        return not self.candidates or bool(self.unstated or self.unknown_models)
 
 
 class LinearModel:
@@ -196,9 +204,17 @@ def gather(
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
     }
-    named = t.units_named(question)
-    if named:  # most questions name no unit: the passages are read for measures only then
-        named -= set().union(
+    asked = t.figures_asked(question)
+    if asked:  # most questions ask for no figure: the passages are read for measures only then
+        asked -= set().union(
             *(t.measures_in(u.text) for u in units), *(t.measures_in(p.context) for p in passages)
         )
-    return Evidence(candidates, confidence.logistic(summary), summary, frozenset(named))
+    held_text = compact(" ".join([*(u.text for u in units), *(p.context for p in passages)]))
+    unknown = {c for c in asked_codes if c[0].isalpha() and compact(c) not in held_text}
+    return Evidence(
+        candidates,
+        confidence.logistic(summary),
+        summary,
+        frozenset(asked),
+        frozenset(unknown),
+    )

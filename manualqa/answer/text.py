@@ -52,7 +52,7 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "power": ("w", "kw", "mw", "watt", "va"),
     "temperature": ("c", "f", "degree", "°c", "°f"),
     "length": ("mm", "cm", "m", "km", "in", "inch", "ft", "foot", "feet"),
-    "mass": ("g", "kg", "lb", "lbs", "oz", "gram"),
+    "mass": ("g", "kg", "lb", "lbs", "oz", "gram", "kilogram", "pound", "ounce"),
     "volume": ("l", "ml", "liter", "litre", "gallon"),
     "frequency": ("hz", "khz", "mhz", "ghz"),
     "speed": ("mm/s", "cm/s", "m/s", "km/h", "kph", "mph", "ft/s"),
@@ -133,6 +133,13 @@ def content_terms(text: str) -> list[str]:
     return [fold(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
 
 
+def repeats(text: str, context: str) -> bool:
+    """Whether `text` says nothing its context (section title, product, manual title) does
+    not: a heading or caption repeated in the body ("Halo HS-5 Wireless Speaker User
+    Guide"), which answers no question."""
+    return set(content_terms(text)) <= set(content_terms(context))
+
+
 def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
 
@@ -175,6 +182,22 @@ def units_named(question: str) -> set[str]:
             continue
         found |= _KINDS_OF_UNIT.get(unit, frozenset())
     return found
+
+
+# Questions that can only be answered with a figure of one kind of quantity: how heavy,
+# how hot. Cues like "power" or "how long" also lead to answers in words, and sizes come
+# in units of every trade (HP, U, inches), so they are not here.
+_FIGURE_ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:weigh|weighs|weight|heavy)\b"), "mass"),
+    (re.compile(r"\bhow (?:hot|cold)\b"), "temperature"),
+)
+
+
+def figures_asked(question: str) -> set[str]:
+    """The kinds of quantity the question names a unit of ("the top speed in km/h", "how
+    many watts") or can only be answered in ("how heavy"): a figure of that kind is asked for."""
+    lowered = question.lower()
+    return units_named(question) | {kind for cue, kind in _FIGURE_ASKED if cue.search(lowered)}
 
 
 def measures_asked(question: str) -> set[str]:
