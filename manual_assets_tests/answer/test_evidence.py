@@ -74,22 +74,42 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert unstated("How hot does the motor get?") == {"temperature"}
 
 
-def test_a_model_number_no_passage_holds_cannot_be_answered():
-    units = [_unit(0, "The RM-500 mows up to 600 m² per charge.")]
+def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():
+    units = [_unit(0, "The RM-500 mows up to 600 m² per charge and works with Alexa.")]
     vectors = np.array([[1.0, 0.0]], dtype=np.float32)
-    passage = [PassageInfo(0.5, "Mowbot RM500", "rm-500", (3, 3), "Specifications")]
+    passage = [
+        PassageInfo(0.5, "Mowbot RM500", "rm-500", (3, 3), "Specifications", "Verdant Garden Tech")
+    ]
 
     def unknown(question: str) -> frozenset[str]:
         evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
-        assert evidence.cannot_answer == bool(evidence.unknown_models)
-        return evidence.unknown_models
+        assert evidence.cannot_answer == bool(evidence.unknown_names)
+        return evidence.unknown_names
 
     assert unknown("How much lawn does the Mowbot RM-800 mow?") == {"rm-800"}
     assert unknown("How much lawn does the rm500 mow?") == frozenset()  # spelt differently
     assert unknown("Can my 8-year-old start it?") == frozenset()  # not a model number
+    assert unknown("Can I control the Mowbot from Apple HomeKit?") == {"Apple", "HomeKit"}
+    assert unknown("Does the Verdant mower work with Alexa?") == frozenset()  # vendor, text
+    assert unknown("Is it OK to run it when my PC is off? Which zones?") == frozenset()
 
 
 def test_a_heading_repeated_in_the_body_says_nothing_new():
     context = "Halo HS-5 Wireless Speaker User Guide Halo HS-5 Nordlys Audio"
     assert repeats("Halo HS-5 Wireless Speaker User Guide", context)
     assert not repeats("The Halo HS-5 plays for 12 hours at half volume.", context)
+
+
+def test_a_question_only_a_figure_answers_is_answered_by_a_figure():
+    units = [_unit(0, "Carry the purifier by the base with both hands."), _unit(1, "Weight 4.1 kg")]
+    vectors = np.array([[0.9, 0.43589], [0.5, 0.86603]], dtype=np.float32)
+    passages = [
+        PassageInfo(0.5, "Transport", "ac-200", (23, 23), "11 Transport"),
+        PassageInfo(0.5, "Specifications", "ac-200", (21, 21), "9 Specifications"),
+    ]
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    heavy = gather("How heavy is it?", units, vectors, question, passages, RANKER, CONFIDENCE)
+    assert heavy.candidates[0].unit.text == "Weight 4.1 kg"
+    assert heavy.confidence_features["lead"] == 1.0  # no other unit states a weight
+    carry = gather("How do I carry it?", units, vectors, question, passages, RANKER, CONFIDENCE)
+    assert carry.candidates[0].unit.text.startswith("Carry")

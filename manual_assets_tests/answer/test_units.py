@@ -85,6 +85,8 @@ def test_table_of_contents_entries_are_no_answers():
         "Contents\n"
         "8.3 Restoring factory settings 20\n"
         "8.4 Error codes ........ 21\n"
+        "4. Schematics and dimensions ... 8\n"
+        "Figure 2: Main display of the transceiver.\n"
         "9 Technical specifications 22\n"
         "1. Set the dial to position 3\n"
         "and wait until the light turns green."

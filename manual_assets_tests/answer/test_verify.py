@@ -73,6 +73,13 @@ def test_an_answer_with_no_supported_sentence_cites_nothing(verifier, passages):
     assert verdict.cited == () and verdict.text == ""
 
 
+def test_a_passage_of_headings_only_supports_nothing(verifier, llm):
+    contents = "8 Troubleshooting\n19\n8.1 Common problems\n19\n8.2 Error codes\n19\n"
+    empty = SupportPassage(contents, "Contents", (), llm.embed([])[:0])
+    verdict = verifier.verify("Restart the purifier to clear error E2. [1]", [empty])
+    assert verdict.cited == ()
+
+
 def test_a_hosted_rerank_endpoint_can_judge_support_instead(openai_stub, passages, llm):
     from manualqa.answer.rerank import litellm_scorer
 

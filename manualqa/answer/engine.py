@@ -150,6 +150,7 @@ class AnswerEngine:
                 h.manual_key,
                 None if h.page is None else (h.page, h.page_end or h.page),
                 h.section,
+                f"{h.vendor} {h.title}",
             )
             for h in retrieved.hits
         ]

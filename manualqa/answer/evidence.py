@@ -63,14 +63,15 @@ class Evidence:
     confidence_features: dict[str, float]
     # Kinds of quantity the question asks a figure of but no passage states a figure in
     # ("the top speed in km/h", "how heavy" over passages with no speed or weight), and
-    # model numbers it names that no passage holds ("the AC-500" over AC-200 manuals):
-    # nothing here can answer it.
+    # model numbers and names it uses that no passage holds ("the AC-500" over AC-200
+    # manuals, "Dolby Atmos" over a speaker guide that never says it): nothing here can
+    # answer it.
     unstated: frozenset[str] = frozenset()
-    unknown_models: frozenset[str] = frozenset()
+    unknown_names: frozenset[str] = frozenset()
 
     @property
     def cannot_answer(self) -> bool:
-        return not self.candidates or bool(self.unstated or self.unknown_models)
+        return not self.candidates or bool(self.unstated or self.unknown_names)
 
 
 class LinearModel:
@@ -102,6 +103,7 @@ class PassageInfo:
     manual_key: str
     pages: tuple[int, int] | None  # first and last page, None when unpaged
     section: str
+    label: str = ""  # the manual's vendor and title
 
     def same_place(self, other: PassageInfo) -> bool:
         """Whether citing either passage points the reader at the same place: the same
@@ -182,11 +184,22 @@ def gather(
         (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
         key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
     )
+    asked = t.figures_asked(question)
+    if asked:
+        # A question only a figure can answer ("how heavy") is answered by the units that
+        # state one of that kind whenever there are such units, however the others score;
+        # only they are rivals.
+        stating = [c for c in candidates if asked & t.measures_in(c.unit.text)]
+        rivals = stating or candidates
+        chosen = {id(c) for c in stating}
+        candidates = stating + [c for c in candidates if id(c) not in chosen]
+    else:
+        rivals = candidates
     if not candidates:
         return Evidence([], 0.0, {})
     best = candidates[0]
     place = passages[best.unit.passage]
-    other = next((c for c in candidates if not passages[c.unit.passage].same_place(place)), None)
+    other = next((c for c in rivals if not passages[c.unit.passage].same_place(place)), None)
     asked_codes = t.codes(question)
     held = set().union(*(t.codes(u.text) for u in units), *(t.codes(p.context) for p in passages))
     everywhere = set().union(*words.units, *words.contexts)
@@ -204,13 +217,15 @@ def gather(
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
     }
-    asked = t.figures_asked(question)
     if asked:  # most questions ask for no figure: the passages are read for measures only then
         asked -= set().union(
             *(t.measures_in(u.text) for u in units), *(t.measures_in(p.context) for p in passages)
         )
-    held_text = compact(" ".join([*(u.text for u in units), *(p.context for p in passages)]))
-    unknown = {c for c in asked_codes if c[0].isalpha() and compact(c) not in held_text}
+    held_text = compact(
+        " ".join([*(u.text for u in units), *(f"{p.context} {p.label}" for p in passages)])
+    )
+    used = {c for c in asked_codes if c[0].isalpha()} | t.names(question)
+    unknown = {name for name in used if compact(name) not in held_text}
     return Evidence(
         candidates,
         confidence.logistic(summary),

@@ -140,6 +140,23 @@ def repeats(text: str, context: str) -> bool:
     return set(content_terms(text)) <= set(content_terms(context))
 
 
+# A word capitalised inside a sentence, with at least one lower-case letter: a name
+# (Dolby, HomeKit, Spotify). All-capital words are left out: they are as often plain
+# abbreviations (PC, OK, SSD) as names.
+_NAME_RE = re.compile(r"(?<![\w'’-])([A-Z][a-z]*[A-Z]?[a-z]+[A-Za-z]*)(?![\w-])")
+_SENTENCE_START_RE = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
+
+
+def names(question: str) -> set[str]:
+    """The names a question uses inside its sentences ("Does it support Dolby Atmos?"):
+    a sentence's first word is capitalised whatever it is, so it is not counted."""
+    return {
+        fold(match.group(1))
+        for match in _NAME_RE.finditer(question)
+        if len(match.group(1)) >= 3 and not _SENTENCE_START_RE.search(question[: match.start()])
+    }
+
+
 def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
 

@@ -32,7 +32,11 @@ _DIGIT_RE = re.compile(r"\d")
 _SECTION_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)+\.?\s")
 # A table-of-contents entry: a numbered title ending in its page number, or dot leaders.
 _CONTENTS_RE = re.compile(
-    r"^(?:\d+(?:\.\d+)+\.?\s+\D.*\s\d{1,4}|\d+\s+[A-Z]\D*\s\d{1,4}|.*(?:\.\s?){4,}\s*\d{1,4})$"
+    r"^(?:\d+(?:\.\d+)+\.?\s+\D.*\s\d{1,4}|\d+\s+[A-Z]\D*\s\d{1,4}|.*(?:(?:\.\s?){3,}|…)\s*\d{1,4})$"
+)
+# A caption names a figure or table; it says nothing about the product itself.
+_CAPTION_RE = re.compile(
+    r"^(?:figure|fig\.|table|image|picture|photo)\s*\d+[.:)]?\s", re.IGNORECASE
 )
 _NUMBERED_TITLE_RE = re.compile(r"^\d+(?:\.\d+)*\.?\s+[^\W\d]")
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
@@ -106,9 +110,11 @@ def _is_title(line: str, following: str) -> bool:
 
 def _lines(text: str) -> list[str | _Cells]:
     """Logical lines: wrapped prose re-joined, runs of table cells kept together, page
-    numbers, headings and table-of-contents entries dropped."""
+    numbers, headings, captions and table-of-contents entries dropped."""
     raw_lines = [" ".join(raw.split()) for raw in text.splitlines()]
-    raw_lines = ["" if _CONTENTS_RE.match(line) else line for line in raw_lines]
+    raw_lines = [
+        "" if _CONTENTS_RE.match(line) or _CAPTION_RE.match(line) else line for line in raw_lines
+    ]
     out: list[str | _Cells] = []
     index = 0
     while index < len(raw_lines):

@@ -92,10 +92,9 @@ def measure(
     if quoted or body_vector is None:
         return Support(term_support, 1.0 if quoted else 0.0, numbers_found, True, quoted)
     units = [u for p in passages for u in p.units]
-    vectors = np.vstack([p.unit_vectors for p in passages if len(p.units)])
-    cosines = vectors @ body_vector if len(units) else np.zeros(0)
-    if not len(cosines):
+    if not units:  # passages of headings or contents only
         return Support(term_support, 0.0, numbers_found, False, False)
+    cosines = np.vstack([p.unit_vectors for p in passages if len(p.units)]) @ body_vector
     best = int(np.argmax(cosines))
     agrees = t.negated(body) == t.negated(units[best])
     return Support(term_support, float(cosines[best]), numbers_found, agrees, False)
