@@ -11,7 +11,9 @@ the golden sets change:
    ones first.
 3. With that ranker, each question's best unit is scored; the confidence model is a
    logistic regression of "the best unit's passage is on the expected manual and page"
-   (never, for an unanswerable question) over `evidence.CONFIDENCE_FEATURES`.
+   (never, for an unanswerable question) over `evidence.CONFIDENCE_FEATURES`. Questions
+   the engine refuses at any confidence (`Evidence.cannot_answer`: a figure, model number
+   or name the passages lack) are left out of the fit and counted as abstained.
 4. `min_confidence` is the threshold with the best expected accuracy on the dev questions
    over a question mix in which a share `UNANSWERABLE_SHARE` is unanswerable: that share
    times the share of unanswerable ones abstained, plus the rest times the share of
@@ -29,7 +31,7 @@ The result is the `answer:` block of config.yaml.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,13 +159,14 @@ def fit_confidence(
 ) -> tuple[dict[str, float], float, dict[str, Any]]:
     ranker = LinearModel(ranker_weights, FEATURES)
     rows, labels, answerable = [], [], []
+    refused = {"answerable": 0, "unanswerable": 0}
     for part in collected:
         for q, weighed in zip(part.questions, part.weighed, strict=True):
             rescored = engine.reweigh(weighed, ranker)
-            if not rescored.evidence.candidates:
-                rows.append([0.0] * len(CONFIDENCE_FEATURES))
-                labels.append(False)
-                answerable.append(q.answerable)
+            if rescored.evidence.cannot_answer:
+                # Abstained at any threshold (no unit, or a figure, model or name the
+                # passages lack): the confidence only decides the others.
+                refused["answerable" if q.answerable else "unanswerable"] += 1
                 continue
             best = rescored.evidence.candidates[0]
             index = next(i for i, u in enumerate(weighed.units) if u is best.unit)
@@ -184,9 +187,10 @@ def fit_confidence(
     probabilities = [
         confidence.logistic(dict(zip(CONFIDENCE_FEATURES, row, strict=True))) for row in rows
     ]
-    threshold, handled = _best_threshold(probabilities, labels, answerable)
+    threshold, handled = _best_threshold(probabilities, labels, answerable, refused)
     report = {
-        "dev_questions": len(rows),
+        "dev_questions": len(rows) + sum(refused.values()),
+        "dev_refused_by_rule": refused,
         "dev_best_unit_on_right_page": int(sum(labels)),
         "dev_expected_accuracy": handled,
     }
@@ -194,17 +198,21 @@ def fit_confidence(
 
 
 def _best_threshold(
-    probabilities: Sequence[float], right: Sequence[bool], answerable: Sequence[bool]
+    probabilities: Sequence[float],
+    right: Sequence[bool],
+    answerable: Sequence[bool],
+    refused: Mapping[str, int],
 ) -> tuple[float, float]:
     """The threshold with the best expected accuracy (see step 4), and that accuracy: the
-    middle of the best plateau."""
-    n_answerable = max(sum(answerable), 1)
-    n_unanswerable = max(len(answerable) - sum(answerable), 1)
+    middle of the best plateau. `refused` counts the questions abstained at any threshold."""
+    n_answerable = max(sum(answerable) + refused["answerable"], 1)
+    n_unanswerable = max(len(answerable) - sum(answerable) + refused["unanswerable"], 1)
     candidates = sorted({round(p, 4) for p in probabilities} | {0.0, 1.0})
     scored = []
     for tau in candidates:
         answered_right = sum(p >= tau and r for p, r in zip(probabilities, right, strict=True))
-        abstained = sum(p < tau and not a for p, a in zip(probabilities, answerable, strict=True))
+        abstained = refused["unanswerable"]
+        abstained += sum(p < tau and not a for p, a in zip(probabilities, answerable, strict=True))
         accuracy = (1 - UNANSWERABLE_SHARE) * answered_right / n_answerable
         accuracy += UNANSWERABLE_SHARE * abstained / n_unanswerable
         scored.append((accuracy, tau))
