@@ -90,6 +90,7 @@ _COUNT_COLUMNS = (
     "quarantined",
     "duplicates",
     "excluded",
+    "gone",
 )
 
 
