@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
@@ -291,5 +291,5 @@ class VendorApiConnector:
             raise SourceError(f"{ref.uri} answered {response.status}")
         return Fetched(ref, response.content, validators)
 
-    def settled(self, ref: ManualRef) -> None:
+    def settled(self, refs: Sequence[ManualRef], withdrawn: Sequence[str]) -> None:
         """Nothing to release: a pull source keeps no queue."""
