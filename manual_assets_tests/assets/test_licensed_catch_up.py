@@ -228,6 +228,40 @@ def test_a_folder_manual_nearly_duplicating_a_harvested_one_is_linked_not_indexe
     assert store.list(f"raw/{IC6_KEY}")  # the duplicate's bytes are kept
 
 
+def test_an_indexed_folder_manual_that_becomes_a_near_duplicate_leaves_the_index(
+    tmp_path, own_database, api, monkeypatch
+):
+    monkeypatch.setenv("ACME_PUSH_SECRET", "partner-secret-value")
+    folder = copy_manuals(tmp_path / "manuals", [IC6])
+    (folder / IC6).write_bytes(GIZMO)  # the folder's first edition: another text
+    settings = licensed_settings(tmp_path, folder, own_database, api)
+    api.offer("IC6-GUIDE", "ic-6.md", IC6_VARIANT, "2026-05-01T00:00:00+00:00")
+    instance = dg.DagsterInstance.ephemeral()
+    assert sorted(catch_up(instance, settings).rebuilt) == sorted([API_IC6, IC6_KEY])
+    index = open_index(settings).reader()
+    api_points = index.count(API_IC6)
+    assert index.count(IC6_KEY) > 0 and api_points > 0
+
+    # The folder's next edition nearly duplicates the manual kept from the API.
+    (folder / IC6).write_bytes((DEMO_MANUALS / IC6).read_bytes())
+    report = catch_up(instance, settings)
+
+    assert report.failed == [] and report.fetched == [IC6_KEY] and report.rebuilt == {}
+    assert report.unindexed == [IC6_KEY] and report.removed == []
+    index.refresh()
+    assert index.count(IC6_KEY) == 0 and index.count(API_IC6) == api_points
+    index.close()
+    engine = db.make_engine(own_database)
+    with db.session_scope(engine) as session:
+        assert ingest.duplicate_of(session, IC6_KEY) == API_IC6  # the link stays
+    engine.dispose()
+    assert IC6_KEY in instance.get_dynamic_partitions(MANUALS)
+    assert audit_actions(settings, IC6_KEY)[-2:] == ["manual.duplicate", "manual.unindexed"]
+    # Both readers of the observations, the daemon's sensor and the next catch-up, are done.
+    assert harvested_requests(instance, None).run_requests == []
+    assert catch_up(instance, settings).unindexed == []
+
+
 @pytest.fixture
 def cli_settings(tmp_path, own_database, monkeypatch) -> Iterator[Settings]:
     """Settings the command line reads too: English manuals are refused (`de` only)."""
