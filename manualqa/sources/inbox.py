@@ -28,15 +28,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    RootModel,
     Tag,
-    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -59,8 +59,8 @@ from manualqa.sources.http import PoliteClient
 
 ITEM_FILE = "item.json"
 CONTENT_FILE = "content"
-DELIVER = "deliver"
-WITHDRAW = "withdraw"
+DELIVER: Final = "deliver"
+WITHDRAW: Final = "withdraw"
 
 
 class DeliveryRefused(Exception):
@@ -142,12 +142,14 @@ def _action(body: Any) -> str:
     return str(getattr(body, "action", DELIVER))
 
 
-WebhookBody: TypeAdapter[WebhookDocument | WebhookWithdrawal] = TypeAdapter(
-    Annotated[
-        Annotated[WebhookDocument, Tag(DELIVER)] | Annotated[WebhookWithdrawal, Tag(WITHDRAW)],
-        Discriminator(_action),
-    ]
-)
+WebhookPayload = Annotated[
+    Annotated[WebhookDocument, Tag(DELIVER)] | Annotated[WebhookWithdrawal, Tag(WITHDRAW)],
+    Discriminator(_action),
+]
+
+
+class WebhookBody(RootModel[WebhookPayload]):
+    """A push: a delivery, or a withdrawal (`"action": "withdraw"`)."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class Inbox:
         if not idempotency_key or len(idempotency_key) > 200:
             raise BadPayload("an Idempotency-Key header (at most 200 characters) is required")
         try:
-            document = WebhookBody.validate_json(body)
+            document = WebhookBody.model_validate_json(body).root
         except ValidationError as exc:
             raise BadPayload(f"the body is not a valid delivery: {exc.errors()[:3]}") from None
         ident = item_id(self.partner, idempotency_key)
