@@ -305,7 +305,10 @@ class InboxConnector:
         self.inbox = inbox
         self._client: PoliteClient | None = None
         self._items: dict[str, InboxItem] = {}
-        self._withdrawals: dict[str, list[InboxItem]] = {}  # manual key -> its withdrawals
+        # Items settled with another: a withdrawal and the deliveries before it (by manual
+        # key), or a withdrawal and what it overrode, followed by a delivery (by its uri).
+        self._withdrawals: dict[str, list[InboxItem]] = {}
+        self._overridden: dict[str, list[InboxItem]] = {}
 
     def __enter__(self) -> Self:
         self._client = PoliteClient(self.settings.http)
@@ -323,17 +326,27 @@ class InboxConnector:
 
     def discover(self, cursor: str | None = None) -> Discovery:
         """Every pending delivery, and every pending withdrawal as a manual gone; the
-        inbox empties as items settle, so no cursor. A withdrawal names a document in
-        this partner's namespace, so a partner can withdraw only its own manuals."""
-        refs = []
+        inbox empties as items settle, so no cursor. The partner's latest word on a
+        manual wins: a withdrawal overrides the deliveries of it before, and deliveries
+        after a withdrawal override it. A withdrawal names a document in this partner's
+        namespace, so a partner can withdraw only its own manuals."""
+        by_key: dict[str, list[InboxItem]] = {}
         for item in self.inbox.pending():
-            if item.action == WITHDRAW:
-                key = source_key(self.namespace, str(item.document["document_id"]))
-                self._withdrawals.setdefault(key, []).append(item)
+            key = source_key(self.namespace, str(item.document["document_id"]))
+            by_key.setdefault(key, []).append(item)
+        refs = []
+        for key, items in by_key.items():
+            last = max((n for n, i in enumerate(items) if i.action == WITHDRAW), default=-1)
+            overridden, offered = items[: last + 1], items[last + 1 :]
+            if not offered:
+                self._withdrawals[key] = overridden
                 continue
-            ref = self._ref(item)
-            self._items[ref.uri] = item
-            refs.append(ref)
+            offered_refs = [self._ref(item) for item in offered]
+            for ref, item in zip(offered_refs, offered, strict=True):
+                self._items[ref.uri] = item
+            if overridden:  # dropped once the first delivery after them is stored
+                self._overridden[offered_refs[0].uri] = overridden
+            refs.extend(offered_refs)
         return Discovery(refs=refs, cursor=None, gone=sorted(self._withdrawals))
 
     def _ref(self, item: InboxItem) -> ManualRef:
@@ -393,6 +406,8 @@ class InboxConnector:
         for ref in refs:
             self.inbox.settle(self._item(ref))
             del self._items[ref.uri]
+            for item in self._overridden.pop(ref.uri, []):
+                self.inbox.settle(item)
         for key in withdrawn:
             for item in self._withdrawals.pop(key, []):
                 self.inbox.settle(item)
