@@ -49,10 +49,19 @@ def list_sources(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         job = row["last_run"]
-        last = f"{job.status} {job.finished_at:%Y-%m-%d %H:%M}" if job else "never run"
+        last = (
+            f"{job.status} {job.finished_at:%Y-%m-%d %H:%M} ({_counts(job.counts)})"
+            if job
+            else "never run"
+        )
         sys.stdout.write(
             f"{row['name']}\t{row['kind']}\tnamespace={row['namespace'] or '-'}\t"
             f"manuals={row['manuals']}\tquarantined={row['quarantined']}\t"
             f"duplicates={row['duplicates']}\t{last}\n"
         )
     return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """The last run's non-zero counts, e.g. `discovered=5 unchanged=4 gone=1`."""
+    return " ".join(f"{name}={n}" for name, n in counts.items() if n) or "nothing found"

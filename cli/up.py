@@ -147,6 +147,7 @@ def materialize(
         "fetched": len(report.fetched),
         "rebuilt": len(report.rebuilt),
         "removed": report.removed,
+        "unindexed": report.unindexed,
         "failed": report.failed,
         "ingest_seconds": round(time.perf_counter() - started, 1),
     }

@@ -35,7 +35,7 @@ from manual_assets.licensed_sources import (
     licensed_source_definitions,
 )
 from manual_assets.partitions import MANUALS
-from manual_assets.removal import MANUAL_TAG, remove_manual_job
+from manual_assets.removal import INDEX_ONLY_TAG, MANUAL_TAG, remove_manual_job
 from manual_assets.resources import CatalogResource, ManualSourceResource, build_resources
 from manual_assets.sensors import released_manual_sensor, source_requests
 from manual_assets.source_changes import source_changes
@@ -55,13 +55,14 @@ class CatchUpReport:
     harvested: list[str] = field(default_factory=list)  # licensed sources harvested
     fetched: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    unindexed: list[str] = field(default_factory=list)  # indexed, now near-duplicates
     rebuilt: dict[str, list[str]] = field(default_factory=dict)  # manual -> stages run
     failed: list[str] = field(default_factory=list)  # manuals and sources
     stopped: bool = False  # `should_stop` said so before every run was done
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.fetched or self.removed or self.rebuilt)
+        return bool(self.fetched or self.removed or self.unindexed or self.rebuilt)
 
 
 class _StopRequested(Exception):
@@ -96,7 +97,7 @@ class _Runner:
         if name == raw_manual_job.name:
             done = self.report.fetched
         elif name == remove_manual_job.name:
-            done = self.report.removed
+            done = self.report.unindexed if INDEX_ONLY_TAG in request.tags else self.report.removed
         else:
             done, subject = self.report.harvested, result.dagster_run.tags[SOURCE_TAG]
         (done if result.success else self.report.failed).append(subject)

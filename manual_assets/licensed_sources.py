@@ -9,7 +9,10 @@ partition for each manual whose bytes it kept and observes `raw_manual` for it, 
 outcome, and observes `gone` for each manual the source no longer offers.
 `harvested_manual_sensor` reads those observations and requests `raw_manual` for new,
 changed and quarantined ones (the last to show the failed check) and `remove_manual_job`
-for gone ones; an unchanged source observes nothing, so nothing downstream runs.
+for gone ones; an unchanged source observes nothing, so nothing downstream runs. A manual
+that was indexed and is then judged a near-duplicate (by a harvest or by `raw_manual`,
+from any source) has its points taken out of the index by `remove_manual_job`
+(`index_only`).
 """
 
 import hashlib
@@ -21,11 +24,13 @@ import dagster as dg
 from manual_assets.jobs import raw_manual_job
 from manual_assets.partitions import MANUALS
 from manual_assets.removal import (
+    MANUAL_TAG,
     ORPHANED,
     UNFINISHED_RUNS,
     removal_in_flight,
     removal_request,
     remove_manual_job,
+    unindex_request,
 )
 from manual_assets.resources import (
     CatalogResource,
@@ -41,6 +46,7 @@ from manualqa.sources.inbox import pending_keys
 from sql import ingest
 
 RAW_MANUAL = dg.AssetKey("raw_manual")
+QDRANT_COLLECTION = dg.AssetKey("qdrant_collection")
 SOURCE_TAG = "manualqa/source"
 DEFAULT_CRON = "0 * * * *"  # a pull source without `schedule` is harvested hourly
 # The outcomes whose bytes get a partition, and those that then need a `raw_manual` run.
@@ -206,7 +212,8 @@ def licensed_source_definitions(settings: Settings) -> LicensedSourceDefinitions
 def harvested_manual_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     """Runs `raw_manual` for each manual a harvest kept new or changed bytes of, or
     quarantined (one run per manual and content hash), or whose original was removed,
-    and removes each manual a source no longer offers."""
+    removes each manual a source no longer offers, and takes the points of an indexed
+    manual judged a near-duplicate out of the index."""
     return harvested_requests(context.instance, context.cursor)
 
 
@@ -234,12 +241,19 @@ def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.S
                 instance, key
             ):
                 requests.append(removal_request(key))
+        elif outcome == Outcome.DUPLICATE.value:
+            if _indexed_before(instance, key, record.timestamp) and not (
+                removal_in_flight(instance, key)
+                or _ran_since(instance, remove_manual_job.name, {MANUAL_TAG: key}, record.timestamp)
+            ):
+                requests.append(unindex_request(key))
         elif outcome in TO_MATERIALIZE:
             sha = str(observation.metadata["sha256"].value)
             # A manual can be orphaned more than once with the same bytes.
             run_key = f"{key}:{sha}" + (f":{record.storage_id}" if outcome == ORPHANED else "")
+            partition = {"dagster/partition": key}
             if _materialized_sha(instance, key) != sha and not _ran_since(
-                instance, key, record.timestamp
+                instance, raw_manual_job.name, partition, record.timestamp
             ):
                 requests.append(
                     dg.RunRequest(job_name=raw_manual_job.name, partition_key=key, run_key=run_key)
@@ -250,14 +264,23 @@ def harvested_requests(instance: dg.DagsterInstance, cursor: str | None) -> dg.S
     )
 
 
-def _ran_since(instance: dg.DagsterInstance, key: str, timestamp: float) -> bool:
-    """Whether a `raw_manual_job` run of `key` was created after `timestamp`."""
+def _ran_since(
+    instance: dg.DagsterInstance, job_name: str, tags: dict[str, str], timestamp: float
+) -> bool:
+    """Whether a run of `job_name` with `tags` was created after `timestamp`."""
     runs = dg.RunsFilter(
-        job_name=raw_manual_job.name,
-        tags={"dagster/partition": key},
-        created_after=datetime.fromtimestamp(timestamp, UTC),
+        job_name=job_name, tags=tags, created_after=datetime.fromtimestamp(timestamp, UTC)
     )
     return bool(instance.get_run_ids(filters=runs, limit=1))
+
+
+def _indexed_before(instance: dg.DagsterInstance, key: str, timestamp: float) -> bool:
+    """Whether `qdrant_collection` last materialized `key` before `timestamp` (a manual
+    indexed again since, after its original went, keeps its points)."""
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=QDRANT_COLLECTION, asset_partitions=[key]), limit=1
+    ).records
+    return bool(latest) and latest[0].timestamp < timestamp
 
 
 def _materialized_sha(instance: dg.DagsterInstance, key: str) -> str | None:

@@ -1,16 +1,22 @@
 """remove_manual_job: a manual gone from its source leaves search, the catalog and the
 partitions; its raw bytes stay in the object store. Its near-duplicates, linked to it and
 never indexed, are observed as `orphaned`, so `harvested_manual_sensor` runs `raw_manual`
-for them again and one of them takes its place."""
+for them again and one of them takes its place.
+
+The same job, `index_only`, takes the points of a manual that was indexed and has since
+been judged a near-duplicate out of the index; its catalog row keeps the link, its
+partition stays."""
 
 import dagster as dg
 
 from manual_assets.assets.raw_manual import raw_manual
 from manual_assets.partitions import MANUALS
 from manual_assets.resources import CatalogResource, VectorIndexResource
+from manualqa.index.base import PublishResult
 from sql import catalog, ingest
 
 MANUAL_TAG = "manualqa/manual"
+INDEX_ONLY_TAG = "manualqa/index_only"  # on the runs that only unindex a near-duplicate
 ORPHANED = "orphaned"  # the outcome observed for a near-duplicate whose original went
 UNFINISHED_RUNS = [
     dg.DagsterRunStatus.QUEUED,
@@ -22,6 +28,7 @@ UNFINISHED_RUNS = [
 
 class RemoveManualConfig(dg.Config):
     manual_key: str
+    index_only: bool = False  # a near-duplicate: only its points go
 
 
 @dg.op(pool="index_writer")
@@ -31,17 +38,17 @@ def remove_manual(
     catalog_db: CatalogResource,
     vector_index: VectorIndexResource,
 ) -> None:
-    """Delete the manual's points from the index, then its catalog rows, then its partition.
+    """Delete the manual's points from the index, then its catalog rows, then its partition;
+    with `index_only`, only the points of a manual the catalog links as a near-duplicate.
 
     The index goes first: if it fails, the catalog still lists the manual, so the source
     sensor asks again instead of leaving points that nothing in the catalog explains.
     """
     key = config.manual_key
-    writer = vector_index.writer()
-    try:
-        result = writer.delete_manual(key)
-    finally:
-        writer.close()
+    if config.index_only:
+        _unindex_duplicate(context, key, catalog_db, vector_index)
+        return
+    result = _delete_points(vector_index, key)
     with catalog_db.session() as session:
         orphans = ingest.unlink_duplicates(session, key)
         in_catalog = catalog.remove_manual(session, key)
@@ -61,6 +68,40 @@ def remove_manual(
     )
 
 
+def _unindex_duplicate(
+    context: dg.OpExecutionContext,
+    key: str,
+    catalog_db: CatalogResource,
+    vector_index: VectorIndexResource,
+) -> None:
+    with catalog_db.session() as session:
+        original = ingest.duplicate_of(session, key)
+    if original is None:  # judged anew since, and kept: its points are its own again
+        context.log.info(f"{key} is no longer a near-duplicate; its points stay")
+        return
+    result = _delete_points(vector_index, key)
+    with catalog_db.session() as session:
+        catalog.record_audit(
+            session,
+            catalog.PIPELINE_ACTOR,
+            "manual.unindexed",
+            key,
+            {"duplicate_of": original, "points": result.removed},
+        )
+    context.log.info(
+        f"unindexed {key}, a near-duplicate of {original}: {result.removed} points "
+        f"(index version {result.version})"
+    )
+
+
+def _delete_points(vector_index: VectorIndexResource, key: str) -> PublishResult:
+    writer = vector_index.writer()
+    try:
+        return writer.delete_manual(key)
+    finally:
+        writer.close()
+
+
 @dg.job(description="Remove a manual that its source no longer lists from search and catalog.")
 def remove_manual_job() -> None:
     remove_manual()
@@ -74,8 +115,20 @@ def removal_request(key: str) -> dg.RunRequest:
     )
 
 
-def removal_run_config(key: str) -> dict[str, object]:
-    return {"ops": {"remove_manual": {"config": {"manual_key": key}}}}
+def unindex_request(key: str) -> dg.RunRequest:
+    """Take the points of `key`, now a near-duplicate, out of the index."""
+    return dg.RunRequest(
+        job_name=remove_manual_job.name,
+        run_config=removal_run_config(key, index_only=True),
+        tags={MANUAL_TAG: key, INDEX_ONLY_TAG: "true"},
+    )
+
+
+def removal_run_config(key: str, *, index_only: bool = False) -> dict[str, object]:
+    config: dict[str, object] = {"manual_key": key}
+    if index_only:
+        config["index_only"] = True
+    return {"ops": {"remove_manual": {"config": config}}}
 
 
 def removal_in_flight(instance: dg.DagsterInstance, key: str) -> bool:

@@ -116,6 +116,9 @@ class VendorApiSourceSettings(_SourceSettings):
     scope: str | None = None
     hmac_secret_env: str | None = None  # set to sign every request (X-Signature)
     page_size: int = Field(100, ge=1, le=1000)
+    # Every Nth pass lists every document (no `updated_since`), so a document withdrawn
+    # without a tombstone is noticed; 1: every pass does.
+    full_listing_every: int = Field(24, ge=1)
     http: HttpClientSettings = HttpClientSettings(min_delay_s=0.0)
 
 

@@ -79,6 +79,7 @@ class HarvestResult:
     started_at: datetime
     items: list[HarvestItem] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # held manuals the source no longer offers
+    withdrawn: list[str] = field(default_factory=list)  # every manual the source withdrew
     error: str | None = None  # discovery itself failed
 
     def counts(self) -> dict[str, int]:
@@ -130,6 +131,7 @@ def harvest(
         return result
     result.cursor = listing.cursor
     result.gone = listing.gone_of(held)
+    result.withdrawn = sorted(set(listing.gone))
     for ref in listing.refs:
         item = _one(
             connector,
@@ -149,11 +151,11 @@ def harvest(
 
 def settle(connector: Connector, result: HarvestResult) -> None:
     """Tell the source (still open) that `result` is stored durably: a push source drops
-    every delivery but the failed ones from its inbox. Call it only after the catalog has
-    recorded `result`, so a crash in between leaves the deliveries to the next run."""
-    for item in result.items:
-        if item.outcome != Outcome.FAILED:
-            connector.settled(item.ref)
+    every delivery but the failed ones, and every withdrawal, from its inbox. Call it only
+    after the catalog has recorded `result`, so a crash in between leaves the deliveries
+    to the next run."""
+    stored = [item.ref for item in result.items if item.outcome != Outcome.FAILED]
+    connector.settled(stored, result.withdrawn)
 
 
 def _one(

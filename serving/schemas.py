@@ -127,6 +127,7 @@ class WebhookAcceptedResponse(BaseModel):
     partner: str
     item_id: str = Field(description="The inbox item; the same idempotency key maps to it.")
     document_id: str
+    action: str = Field(description="`deliver` (a document) or `withdraw` (the partner's own).")
     received_at: str
 
 

@@ -90,6 +90,7 @@ _COUNT_COLUMNS = (
     "quarantined",
     "duplicates",
     "excluded",
+    "gone",
 )
 
 
@@ -126,7 +127,8 @@ def kept_signatures(session: Session) -> list[tuple[str, list[int]]]:
 def record_harvest(session: Session, result: HarvestResult, *, actor: str = PIPELINE_ACTOR) -> int:
     """Write one harvest run to the catalog: its `crawl_jobs` row with counts, and for
     each manual its row, validators, signature, quarantine or duplicate link, and an
-    audit entry for every ingress and every manual the source no longer offers.
+    audit entry for every ingress, every manual the source no longer offers and every
+    withdrawal of a manual the catalog does not hold from it.
     Returns the crawl job's id."""
     counts = result.counts()
     job_id: int = session.execute(
@@ -147,6 +149,9 @@ def record_harvest(session: Session, result: HarvestResult, *, actor: str = PIPE
         _record_item(session, item, result.config_version, actor, job_id)
     for key in result.gone:  # removed from index and catalog by `remove_manual_job`
         record_audit(session, actor, "ingest.gone", key, {"source": result.source, "job": job_id})
+    for key in sorted(set(result.withdrawn) - set(result.gone)):
+        detail = {"source": result.source, "job": job_id, "reason": "not held from this source"}
+        record_audit(session, actor, "ingest.withdrawal_ignored", key, detail)
     return int(job_id)
 
 

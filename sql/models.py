@@ -276,6 +276,7 @@ class CrawlJob(Base):
     quarantined: Mapped[int] = mapped_column(server_default=text("0"))
     duplicates: Mapped[int] = mapped_column(server_default=text("0"))
     excluded: Mapped[int] = mapped_column(server_default=text("0"))
+    gone: Mapped[int] = mapped_column(server_default=text("0"))  # held, no longer offered
     config_version: Mapped[str | None] = mapped_column(String(100))
     cursor: Mapped[str | None] = mapped_column(Text)  # where the next run of the source starts
 

@@ -1,18 +1,22 @@
 """`manualqa up`'s catch-up runs licensed sources as the daemon would, through the same
 jobs and sensors: a vendor API on 127.0.0.1 and a partner's inbox are harvested, a
 near-duplicate across the folder and the API is indexed once whichever came first (and
-takes the original's place when it goes), a manual the API withdraws leaves index and
-catalog, and a manual released from quarantine runs again on its own."""
+takes the original's place when it goes), a manual the API or its partner withdraws
+leaves index and catalog, and a manual released from quarantine runs again on its own."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from cli.main import main
 from manual_assets.assets.raw_manual import ACCEPTED_CHECK
@@ -23,12 +27,16 @@ from manual_assets.resources import build_resources
 from manual_assets.sensors import released_manual_sensor
 from manual_assets_tests.http_servers import Reply, Request, Server, http_server
 from manual_assets_tests.pipeline_fixtures import DEMO_MANUALS, copy_manuals, pipeline_settings
+from manual_assets_tests.serving.live import serve_in_thread
 from manualqa.config import Settings, get_settings
 from manualqa.index import open_index
 from manualqa.objectstore import open_object_store
-from manualqa.sources import source_key
+from manualqa.sources import signing, source_key
+from manualqa.sources.inbox import pending_keys
 from manualqa.sources.registry import partner_inbox
+from serving.routers import webhooks
 from sql import catalog, db, ingest
+from sql.models import CrawlJob
 
 IC6 = "verdant-garden-tech__ic-6__user-guide.md"
 IC6_KEY = "verdant-garden-tech__ic-6__user-guide"
@@ -220,6 +228,40 @@ def test_a_folder_manual_nearly_duplicating_a_harvested_one_is_linked_not_indexe
     assert store.list(f"raw/{IC6_KEY}")  # the duplicate's bytes are kept
 
 
+def test_an_indexed_folder_manual_that_becomes_a_near_duplicate_leaves_the_index(
+    tmp_path, own_database, api, monkeypatch
+):
+    monkeypatch.setenv("ACME_PUSH_SECRET", "partner-secret-value")
+    folder = copy_manuals(tmp_path / "manuals", [IC6])
+    (folder / IC6).write_bytes(GIZMO)  # the folder's first edition: another text
+    settings = licensed_settings(tmp_path, folder, own_database, api)
+    api.offer("IC6-GUIDE", "ic-6.md", IC6_VARIANT, "2026-05-01T00:00:00+00:00")
+    instance = dg.DagsterInstance.ephemeral()
+    assert sorted(catch_up(instance, settings).rebuilt) == sorted([API_IC6, IC6_KEY])
+    index = open_index(settings).reader()
+    api_points = index.count(API_IC6)
+    assert index.count(IC6_KEY) > 0 and api_points > 0
+
+    # The folder's next edition nearly duplicates the manual kept from the API.
+    (folder / IC6).write_bytes((DEMO_MANUALS / IC6).read_bytes())
+    report = catch_up(instance, settings)
+
+    assert report.failed == [] and report.fetched == [IC6_KEY] and report.rebuilt == {}
+    assert report.unindexed == [IC6_KEY] and report.removed == []
+    index.refresh()
+    assert index.count(IC6_KEY) == 0 and index.count(API_IC6) == api_points
+    index.close()
+    engine = db.make_engine(own_database)
+    with db.session_scope(engine) as session:
+        assert ingest.duplicate_of(session, IC6_KEY) == API_IC6  # the link stays
+    engine.dispose()
+    assert IC6_KEY in instance.get_dynamic_partitions(MANUALS)
+    assert audit_actions(settings, IC6_KEY)[-2:] == ["manual.duplicate", "manual.unindexed"]
+    # Both readers of the observations, the daemon's sensor and the next catch-up, are done.
+    assert harvested_requests(instance, None).run_requests == []
+    assert catch_up(instance, settings).unindexed == []
+
+
 @pytest.fixture
 def cli_settings(tmp_path, own_database, monkeypatch) -> Iterator[Settings]:
     """Settings the command line reads too: English manuals are refused (`de` only)."""
@@ -272,3 +314,105 @@ def test_a_manual_released_from_quarantine_runs_again_on_its_own(cli_settings, c
     index = open_index(settings).reader()
     assert index.count(IC6_KEY) > 0
     index.close()
+
+
+PARTNER_SECRETS = {"acme-push": "acme-partner-secret", "gizmo-push": "gizmo-partner-secret"}
+
+
+@pytest.fixture
+def partners(tmp_path, own_database, monkeypatch) -> Iterator[tuple[Settings, str]]:
+    """Two webhook partners and the webhook endpoint serving them on 127.0.0.1."""
+    monkeypatch.setenv("ACME_PUSH_SECRET", PARTNER_SECRETS["acme-push"])
+    monkeypatch.setenv("GIZMO_PUSH_SECRET", PARTNER_SECRETS["gizmo-push"])
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    settings = Settings(
+        data_dir=tmp_path / "state",
+        database_url=own_database,
+        sources={
+            "folder": {"path": folder},
+            "webhooks": {
+                "acme-push": {"secret_env": "ACME_PUSH_SECRET"},
+                "gizmo-push": {"secret_env": "GIZMO_PUSH_SECRET"},
+            },
+        },
+    )
+    app = FastAPI()
+    app.include_router(webhooks.router)
+    engine = db.make_engine(own_database)
+    app.state.platform = SimpleNamespace(settings=settings, engine=engine)
+    with serve_in_thread(app) as (host, port):
+        yield settings, f"http://{host}:{port}"
+    engine.dispose()
+
+
+def push(base: str, partner: str, payload: dict[str, object], key: str) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "X-Timestamp": stamp,
+        "X-Signature": signing.signature(PARTNER_SECRETS[partner].encode(), stamp, body),
+        "Idempotency-Key": key,
+        "Content-Type": "application/json",
+    }
+    return httpx.post(f"{base}/v1/webhooks/{partner}", content=body, headers=headers, timeout=10)
+
+
+def upload(document_id: str, file_name: str, body: bytes) -> dict[str, object]:
+    return {
+        "document_id": document_id,
+        "file_name": file_name,
+        "license": {"name": "partner-terms", "allowed_uses": ["index", "serve"]},
+        "content_base64": base64.b64encode(body).decode(),
+    }
+
+
+def test_a_partner_withdraws_its_own_manual_by_a_signed_push_but_not_another_partners(
+    partners,
+):
+    settings, base = partners
+    acme_gizmo = source_key("acme-push", "GZ-1")
+    gizmo_hs5 = source_key("gizmo-push", "HS5")
+    assert push(base, "acme-push", upload("GZ-1", "gizmo.md", GIZMO), "up-1").status_code == 202
+    hs5 = (DEMO_MANUALS / HS5).read_bytes()
+    assert push(base, "gizmo-push", upload("HS5", "hs-5.html", hs5), "up-1").status_code == 202
+    instance = dg.DagsterInstance.ephemeral()
+    first = catch_up(instance, settings)
+    assert first.failed == [] and sorted(first.fetched) == [acme_gizmo, gizmo_hs5]
+    index = open_index(settings).reader()
+    assert index.count(acme_gizmo) > 0 and index.count(gizmo_hs5) > 0
+
+    # acme withdraws its own manual, and tries to withdraw gizmo's by its document id.
+    withdraw_own = {"action": "withdraw", "document_id": "GZ-1"}
+    accepted = push(base, "acme-push", withdraw_own, "wd-1")
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["action"] == "withdraw"
+    assert push(base, "acme-push", withdraw_own, "wd-1").status_code == 409  # replayed
+    withdraw_other = {"action": "withdraw", "document_id": "HS5"}
+    assert push(base, "acme-push", withdraw_other, "wd-2").status_code == 202
+    unsigned = httpx.post(
+        f"{base}/v1/webhooks/acme-push", content=json.dumps(withdraw_own).encode(), timeout=10
+    )
+    assert unsigned.status_code == 401
+    unknown = push(base, "acme-push", {"action": "delete", "document_id": "GZ-1"}, "wd-3")
+    assert unknown.status_code == 422
+
+    second = catch_up(instance, settings)  # the inbox sensor, the harvest, the removal
+
+    assert second.failed == [] and second.harvested == ["acme-push"]
+    assert second.removed == [acme_gizmo] and second.fetched == []
+    assert pending_keys(open_object_store(settings), "acme-push") == []  # drained
+    index.refresh()
+    assert index.count(acme_gizmo) == 0 and index.count(gizmo_hs5) > 0
+    index.close()
+    assert acme_gizmo not in instance.get_dynamic_partitions(MANUALS)
+    engine = db.make_engine(settings.database_url.get_secret_value())  # type: ignore[union-attr]
+    with db.session_scope(engine) as session:
+        assert catalog.get_manual(session, acme_gizmo) is None
+        assert ingest.servable_keys(session) == {gizmo_hs5}
+        job = session.query(CrawlJob).order_by(CrawlJob.id.desc()).first()
+        assert job is not None and (job.source, job.gone) == ("acme-push", 1)
+    engine.dispose()
+    assert audit_actions(settings, acme_gizmo)[-2:] == ["ingest.gone", "manual.removed"]
+    assert audit_actions(settings, source_key("acme-push", "HS5")) == ["ingest.withdrawal_ignored"]
+    assert "manual.removed" not in audit_actions(settings, gizmo_hs5)

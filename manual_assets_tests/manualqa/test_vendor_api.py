@@ -185,3 +185,29 @@ def test_wrong_credentials_and_missing_secrets_fail_clearly(api, monkeypatch):
     monkeypatch.delenv("ACME_CLIENT_SECRET")
     with pytest.raises(SourceError, match="ACME_CLIENT_SECRET"):
         connector(api).__enter__()
+
+
+def test_every_nth_pass_lists_everything_and_notices_a_withdrawal_without_a_tombstone(api):
+    held = [source_key("acme-api", d["id"]) for d in DOCS]
+    with connector(api, full_listing_every=3) as source:
+        first = discover_all(source)
+        second = discover_all(source, first.cursor)
+        third = discover_all(source, second.cursor)
+        withdrawn = DOCS.pop(1)  # gone from the API, no tombstone left behind
+        try:
+            fourth = discover_all(source, third.cursor)
+            fifth = discover_all(source, fourth.cursor)
+        finally:
+            DOCS.insert(1, withdrawn)
+    passes = [first, second, third, fourth, fifth]
+    assert [listing.complete for listing in passes] == [True, False, False, True, False]
+    assert [len(listing.refs) for listing in passes] == [5, 0, 0, 4, 0]
+    # The incremental passes missed the withdrawal; the full one reports it gone.
+    assert third.gone_of(held) == []
+    assert fourth.gone_of(held) == [source_key("acme-api", "DOC-1")]
+    assert fifth.gone_of(held) == []
+    firsts = [
+        r for r in api.server.requests("/v1/documents") if "page_token" not in r.query
+    ]  # the first page of each pass
+    assert ["updated_since" in r.query for r in firsts] == [False, True, True, False, True]
+    assert json.loads(fourth.cursor)["since"] == DOCS[-1]["updated_at"]

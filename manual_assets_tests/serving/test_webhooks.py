@@ -153,3 +153,33 @@ def test_the_harvest_drains_the_inbox_after_a_restart(server, settings):
     assert store.get(item.object_key) == PDF
     assert list(store.list("inbox/acme-push/pending")) == []
     assert len(list(store.list("inbox/acme-push/accepted"))) == 1  # the key stays spent
+
+
+def test_the_partners_latest_push_about_a_document_wins(server, settings):
+    withdraw = {"action": "withdraw", "document_id": "AC-200/OM"}
+    pushes = [
+        delivery(),  # overridden by the withdrawal after it
+        json.dumps(withdraw).encode(),
+        json.dumps({**withdraw, "document_id": "AC-300/OM"}).encode(),
+        delivery(document_id="AC-300/OM"),  # overrides the withdrawal before it
+    ]
+    for n, body in enumerate(pushes):
+        assert push(server, body, key=f"k{n}").status_code == 202
+    store = open_object_store(settings)
+    with build_connector(settings, "acme-push", store) as connector:
+        result = harvest(
+            connector,
+            store,
+            cursor=None,
+            held={},
+            validation=ValidationSettings(),
+            dedup=DedupSettings(),
+            duplicates=NearDuplicateIndex(DedupSettings()),
+            exclusions=ExclusionList(),
+            config_version="1",
+        )
+        settle(connector, result)
+    (item,) = result.items
+    assert item.outcome == Outcome.NEW and item.key.startswith("acme-push:ac-300-om-")
+    assert [key.split("-om-")[0] for key in result.withdrawn] == ["acme-push:ac-200"]
+    assert list(store.list("inbox/acme-push/pending")) == []  # all four settled

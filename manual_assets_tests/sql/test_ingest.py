@@ -144,3 +144,25 @@ def test_the_command_line_lists_releases_revokes_and_audits(tmp_path, db_session
     assert main(["sources", "list", "--json"]) == 0
     (folder_row,) = json.loads(capsys.readouterr().out)
     assert folder_row["name"] == "folder" and folder_row["kind"] == "folder"
+
+
+def test_a_run_counts_the_manuals_gone_from_its_source_and_the_cli_shows_it(
+    tmp_path, db_session, cli_env, capsys
+):
+    store = LocalObjectStore(tmp_path / "objects")
+    other = build_pdf(PdfSpec(pages=[[f"{i}. Drain the tank before storage." for i in range(14)]]))
+    source = folder(tmp_path, "folder", {"a.pdf": GOOD, "b.pdf": other})
+    run(db_session, source, store)
+    (source.root / "b.pdf").unlink()
+
+    second = run(db_session, folder_again(source), store)
+
+    assert second.gone == ["folder:b"]
+    jobs = db_session.scalars(select(CrawlJob).order_by(CrawlJob.id)).all()
+    assert [j.gone for j in jobs] == [0, 1]
+    db_session.commit()
+    assert main(["sources", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["last_run"]["counts"]["gone"] == 1
+    assert main(["sources", "list"]) == 0
+    assert "discovered=1 unchanged=1 gone=1" in capsys.readouterr().out

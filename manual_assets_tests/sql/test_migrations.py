@@ -245,3 +245,32 @@ def _columns(url: str, table: str) -> set[str]:
         return {column["name"] for column in inspect(engine).get_columns(table)}
     finally:
         engine.dispose()
+
+
+def test_0009_counts_gone_manuals_in_crawl_jobs_and_its_downgrade_drops_the_count(
+    fresh_url: str,
+) -> None:
+    before = ScriptDirectory.from_config(alembic_config(fresh_url)).get_revision("0009")
+    assert before is not None and isinstance(before.down_revision, str)
+    assert _alembic(fresh_url, "upgrade", before.down_revision).returncode == 0
+    assert "gone" not in _columns(fresh_url, "crawl_jobs")
+    engine = make_engine(fresh_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO crawl_jobs (source, new) VALUES ('api', 2)"))
+    finally:
+        engine.dispose()
+
+    assert _alembic(fresh_url, "upgrade", "0009").returncode == 0
+    engine = make_engine(fresh_url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT new, gone FROM crawl_jobs")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == (2, 0)  # a run recorded before the count existed counts none
+
+    assert _alembic(fresh_url, "downgrade", before.down_revision).returncode == 0
+    assert "gone" not in _columns(fresh_url, "crawl_jobs")
+    assert _alembic(fresh_url, "upgrade", "head").returncode == 0
+    assert "gone" in _columns(fresh_url, "crawl_jobs")

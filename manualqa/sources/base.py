@@ -10,7 +10,7 @@ never claim the same partition.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import TracebackType
@@ -157,8 +157,9 @@ class Connector(Protocol):
         """
         ...
 
-    def settled(self, ref: ManualRef) -> None:
-        """The outcome of `ref` is stored durably; a push source drops it from its inbox."""
+    def settled(self, refs: Sequence[ManualRef], withdrawn: Sequence[str]) -> None:
+        """The outcomes of `refs` and the withdrawals of the manuals `withdrawn` are
+        stored durably; a push source drops them from its inbox."""
         ...
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -374,5 +374,5 @@ class CrawlConnector:
             return Unchanged(ref, validators, "same normalised text")
         return Fetched(ref, response.content, validators)
 
-    def settled(self, ref: ManualRef) -> None:
+    def settled(self, refs: Sequence[ManualRef], withdrawn: Sequence[str]) -> None:
         """Nothing to release: a pull source keeps no queue."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -183,7 +184,7 @@ class FolderConnector:
         except GovernanceError as exc:
             raise SourceError(f"{MANIFEST} row for {path.name}: {exc}") from exc
 
-    def settled(self, ref: ManualRef) -> None:
+    def settled(self, refs: Sequence[ManualRef], withdrawn: Sequence[str]) -> None:
         """Nothing to release: a pull source keeps no queue."""
 
 

@@ -3,16 +3,18 @@
 A delivery is a JSON body signed with the partner's secret (HMAC-SHA256 over
 `<timestamp>.<body>`, headers `X-Timestamp` and `X-Signature`), with an
 `Idempotency-Key`. It names a document and carries either a signed `url` to download
-it from or the file itself (`content_base64`). An accepted delivery is written to the
-object store before it is acknowledged, under
+it from or the file itself (`content_base64`); or it withdraws one of the partner's
+documents (`{"action": "withdraw", "document_id": ...}`). An accepted delivery is
+written to the object store before it is acknowledged, under
 
     inbox/<partner>/pending/<item>/item.json    what the partner said
     inbox/<partner>/pending/<item>/content      the file, when it came inline
     inbox/<partner>/accepted/<item>.json        the idempotency record, written last
 
 so nothing accepted is lost if the process stops, and a retried delivery is
-recognised. `InboxConnector` offers the pending items to the harvest like any source
-and drops each once its outcome is stored.
+recognised. `InboxConnector` offers the pending items to the harvest like any source,
+a withdrawal as a manual the source no longer offers, and drops each once its outcome
+is stored.
 """
 
 from __future__ import annotations
@@ -22,13 +24,22 @@ import binascii
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from manualqa.config import LicenseDefaults, WebhookPartnerSettings
 from manualqa.documents import ManualRef
@@ -48,6 +59,8 @@ from manualqa.sources.http import PoliteClient
 
 ITEM_FILE = "item.json"
 CONTENT_FILE = "content"
+DELIVER: Final = "deliver"
+WITHDRAW: Final = "withdraw"
 
 
 class DeliveryRefused(Exception):
@@ -104,6 +117,7 @@ class DocumentInfo(BaseModel):
 class WebhookDocument(DocumentInfo):
     """The body of a delivery: the document and its payload, a signed URL or the file."""
 
+    action: Literal["deliver"] = DELIVER
     content_base64: str | None = None
 
     @model_validator(mode="after")
@@ -111,6 +125,31 @@ class WebhookDocument(DocumentInfo):
         if (self.url is None) == (self.content_base64 is None):
             raise ValueError("give exactly one of url and content_base64")
         return self
+
+
+class WebhookWithdrawal(BaseModel):
+    """The body of a withdrawal: the partner no longer offers this document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["withdraw"]
+    document_id: str = Field(min_length=1, max_length=300)
+
+
+def _action(body: Any) -> str:
+    if isinstance(body, dict):
+        return str(body.get("action", DELIVER))
+    return str(getattr(body, "action", DELIVER))
+
+
+WebhookPayload = Annotated[
+    Annotated[WebhookDocument, Tag(DELIVER)] | Annotated[WebhookWithdrawal, Tag(WITHDRAW)],
+    Discriminator(_action),
+]
+
+
+class WebhookBody(RootModel[WebhookPayload]):
+    """A push: a delivery, or a withdrawal (`"action": "withdraw"`)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +160,10 @@ class InboxItem:
     item_id: str
     idempotency_key: str
     received_at: str
-    document: dict[str, Any]  # a DocumentInfo: the delivery without the inline file
+    # A delivery's DocumentInfo without the inline file; a withdrawal's `document_id`.
+    document: dict[str, Any]
     content_key: str | None
+    action: str = DELIVER  # or WITHDRAW
 
     @property
     def key(self) -> str:
@@ -185,13 +226,14 @@ class Inbox:
         """Store a verified delivery durably and return it.
 
         Raises:
-            BadPayload: no idempotency key, or a body that is not a valid document.
+            BadPayload: no idempotency key, or a body that is neither a valid document
+                nor a valid withdrawal.
             Replayed: this idempotency key was accepted before.
         """
         if not idempotency_key or len(idempotency_key) > 200:
             raise BadPayload("an Idempotency-Key header (at most 200 characters) is required")
         try:
-            document = WebhookDocument.model_validate_json(body)
+            document = WebhookBody.model_validate_json(body).root
         except ValidationError as exc:
             raise BadPayload(f"the body is not a valid delivery: {exc.errors()[:3]}") from None
         ident = item_id(self.partner, idempotency_key)
@@ -200,7 +242,7 @@ class Inbox:
             raise Replayed(f"Idempotency-Key {idempotency_key!r} was already accepted")
         pending = f"inbox/{self.partner}/pending/{ident}"
         content_key = None
-        if document.content_base64 is not None:
+        if isinstance(document, WebhookDocument) and document.content_base64 is not None:
             try:
                 content = base64.b64decode(document.content_base64, validate=True)
             except (binascii.Error, ValueError):
@@ -212,8 +254,9 @@ class Inbox:
             item_id=ident,
             idempotency_key=idempotency_key,
             received_at=datetime.fromtimestamp(self.clock(), UTC).isoformat(),
-            document=document.model_dump(exclude={"content_base64"}),
+            document=document.model_dump(exclude={"action", "content_base64"}),
             content_key=content_key,
+            action=document.action,
         )
         record = json.dumps(item.__dict__, sort_keys=True).encode()
         self.store.put(item.key, record)
@@ -262,6 +305,10 @@ class InboxConnector:
         self.inbox = inbox
         self._client: PoliteClient | None = None
         self._items: dict[str, InboxItem] = {}
+        # Items settled with another: a withdrawal and the deliveries before it (by manual
+        # key), or a withdrawal and what it overrode, followed by a delivery (by its uri).
+        self._withdrawals: dict[str, list[InboxItem]] = {}
+        self._overridden: dict[str, list[InboxItem]] = {}
 
     def __enter__(self) -> Self:
         self._client = PoliteClient(self.settings.http)
@@ -278,13 +325,29 @@ class InboxConnector:
         self._client = None
 
     def discover(self, cursor: str | None = None) -> Discovery:
-        """Every pending delivery; the inbox empties as items settle, so no cursor."""
-        refs = []
+        """Every pending delivery, and every pending withdrawal as a manual gone; the
+        inbox empties as items settle, so no cursor. The partner's latest word on a
+        manual wins: a withdrawal overrides the deliveries of it before, and deliveries
+        after a withdrawal override it. A withdrawal names a document in this partner's
+        namespace, so a partner can withdraw only its own manuals."""
+        by_key: dict[str, list[InboxItem]] = {}
         for item in self.inbox.pending():
-            ref = self._ref(item)
-            self._items[ref.uri] = item
-            refs.append(ref)
-        return Discovery(refs=refs, cursor=None)
+            key = source_key(self.namespace, str(item.document["document_id"]))
+            by_key.setdefault(key, []).append(item)
+        refs = []
+        for key, items in by_key.items():
+            last = max((n for n, i in enumerate(items) if i.action == WITHDRAW), default=-1)
+            overridden, offered = items[: last + 1], items[last + 1 :]
+            if not offered:
+                self._withdrawals[key] = overridden
+                continue
+            offered_refs = [self._ref(item) for item in offered]
+            for ref, item in zip(offered_refs, offered, strict=True):
+                self._items[ref.uri] = item
+            if overridden:  # dropped once the first delivery after them is stored
+                self._overridden[offered_refs[0].uri] = overridden
+            refs.extend(offered_refs)
+        return Discovery(refs=refs, cursor=None, gone=sorted(self._withdrawals))
 
     def _ref(self, item: InboxItem) -> ManualRef:
         doc = DocumentInfo.model_validate(item.document)
@@ -337,7 +400,14 @@ class InboxConnector:
             )
         return Fetched(ref, response.content, Validators(etag=response.headers.get("etag")))
 
-    def settled(self, ref: ManualRef) -> None:
-        """The harvest stored this delivery's outcome: drop it from the inbox."""
-        self.inbox.settle(self._item(ref))
-        del self._items[ref.uri]
+    def settled(self, refs: Sequence[ManualRef], withdrawn: Sequence[str]) -> None:
+        """The harvest stored these deliveries' outcomes and these withdrawals: drop
+        them from the inbox."""
+        for ref in refs:
+            self.inbox.settle(self._item(ref))
+            del self._items[ref.uri]
+            for item in self._overridden.pop(ref.uri, []):
+                self.inbox.settle(item)
+        for key in withdrawn:
+            for item in self._withdrawals.pop(key, []):
+                self.inbox.settle(item)

@@ -11,6 +11,10 @@ The API contract this connector speaks:
   `updated_since` is listed as a tombstone, `{"id", "updated_at", "deleted": true}`.
 - The download answers `304` to `If-None-Match` / `If-Modified-Since` when unchanged.
 
+A pass lists what changed since the last one, except the first and every
+`full_listing_every`-th, which list every document (no `updated_since`): a manual held
+from the API that such a pass does not list is gone, tombstone or not.
+
 The bearer token comes from the token endpoint through Authlib, is cached until shortly
 before it expires, fetched again then, and once more if the API answers `401`. Tokens
 and signatures go only to the API's own host, never to a download host elsewhere.
@@ -21,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
@@ -198,15 +202,24 @@ class VendorApiConnector:
         return self._client
 
     def discover(self, cursor: str | None = None) -> Discovery:
-        """One page of documents updated since the cursor's time.
+        """One page of documents updated since the cursor's time, or of every document
+        in a full pass.
 
         The cursor holds `since` (the listing's lower bound), `page_token` (where the
-        current pass goes on) and `newest` (the latest `updated_at` seen in this pass,
-        which becomes `since` once the pass ends).
+        current pass goes on), `newest` (the latest `updated_at` seen in this pass,
+        which becomes `since` once the pass ends), `full` (this pass lists everything)
+        and `incremental` (the incremental passes since the last full one).
         """
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        incremental = int(state.get("incremental", 0))
+        starting = not state.get("page_token")
+        full = not state.get("since") or (
+            incremental + 1 >= self.settings.full_listing_every
+            if starting
+            else bool(state.get("full"))
+        )
         params: dict[str, str | int] = {"page_size": self.settings.page_size}
-        if state.get("since"):
+        if not full:
             params["updated_since"] = state["since"]
         if state.get("page_token"):
             params["page_token"] = state["page_token"]
@@ -223,16 +236,26 @@ class VendorApiConnector:
         gone = [self._key(doc) for doc in documents if _deleted(doc)]
         refs = [self._ref(doc) for doc in documents if not _deleted(doc)]
         newest = max([state.get("newest") or "", *(str(d["updated_at"]) for d in documents)])
+        next_state: dict[str, Any]
         if next_token:
-            next_state = {"since": state.get("since"), "page_token": next_token, "newest": newest}
+            next_state = {
+                "since": state.get("since"),
+                "page_token": next_token,
+                "newest": newest,
+                "full": full,
+                "incremental": incremental,
+            }
         else:
-            next_state = {"since": newest or state.get("since"), "page_token": None}
+            next_state = {
+                "since": newest or state.get("since"),
+                "page_token": None,
+                "incremental": 0 if full else incremental + 1,
+            }
         return Discovery(
             refs=refs,
             cursor=json.dumps(next_state),
             more=bool(next_token),
-            # A pass from no `since` lists every document the API offers now.
-            complete=not state.get("since"),
+            complete=full,  # a full pass lists every document the API offers now
             gone=gone,
         )
 
@@ -291,5 +314,5 @@ class VendorApiConnector:
             raise SourceError(f"{ref.uri} answered {response.status}")
         return Fetched(ref, response.content, validators)
 
-    def settled(self, ref: ManualRef) -> None:
+    def settled(self, refs: Sequence[ManualRef], withdrawn: Sequence[str]) -> None:
         """Nothing to release: a pull source keeps no queue."""

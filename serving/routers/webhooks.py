@@ -1,4 +1,4 @@
-"""Partner webhooks: signed pushes of manuals, written durably to the inbox.
+"""Partner webhooks: signed pushes and withdrawals of manuals, written durably to the inbox.
 
 The HMAC signature is the authentication of this endpoint. The body cap is enforced
 before the body is read in full: a declared `Content-Length` over the cap is refused
@@ -71,7 +71,9 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     responses=REFUSALS,
 )
 async def receive_delivery(partner: str, request: Request, state: StateDep) -> Any:
-    """Accept a signed delivery (a signed URL or the file itself) into the inbox."""
+    """Accept a signed delivery (a signed URL or the file itself) or a withdrawal of one
+    of the partner's documents (`{"action": "withdraw", "document_id": ...}`) into the
+    inbox."""
     settings = state.settings
     partner_settings = settings.sources.webhooks.get(partner)
     client = request.client.host if request.client else "unknown"
@@ -104,6 +106,7 @@ async def receive_delivery(partner: str, request: Request, state: StateDep) -> A
         "webhook.accepted",
         {
             "item": item.item_id,
+            "action": item.action,
             "idempotency_key": item.idempotency_key,
             "document_id": item.document["document_id"],
         },
@@ -112,5 +115,6 @@ async def receive_delivery(partner: str, request: Request, state: StateDep) -> A
         partner=partner,
         item_id=item.item_id,
         document_id=str(item.document["document_id"]),
+        action=item.action,
         received_at=item.received_at,
     )
