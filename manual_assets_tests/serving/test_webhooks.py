@@ -117,12 +117,19 @@ def test_bad_signatures_oversized_and_malformed_pushes_are_refused(server, db_se
     assert big.status_code == 413 and "cap" in big.json()["detail"]
     both = push(server, delivery(url="https://partner.example/ac.pdf"), key="k3")
     assert both.status_code == 422
+    # An id with nothing to name a manual by would block the partner's inbox later.
+    nameless = push(server, delivery(document_id="!!!"), key="k4")
+    assert nameless.status_code == 422 and "letter or digit" in nameless.text
+    withdrawal = json.dumps({"action": "withdraw", "document_id": "///"}).encode()
+    assert push(server, withdrawal, key="k5").status_code == 422
     unknown = httpx.post(f"{server}/v1/webhooks/nobody", content=b"{}", timeout=10)
     assert unknown.status_code == 404
     assert audit_actions(db_session) == [
         ("webhook.refused", 401),
         ("webhook.refused", 401),
         ("webhook.refused", 413),
+        ("webhook.refused", 422),
+        ("webhook.refused", 422),
         ("webhook.refused", 422),
         ("webhook.unknown_partner", None),
     ]

@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -42,7 +43,7 @@ from pydantic import (
 )
 
 from manualqa.config import LicenseDefaults, WebhookPartnerSettings
-from manualqa.documents import ManualRef
+from manualqa.documents import ManualRef, slugify
 from manualqa.governance import GovernanceError, with_license
 from manualqa.objectstore import ObjectExistsError, ObjectStore, ObjectStoreError
 from manualqa.sources import signing
@@ -98,12 +99,22 @@ class LicenseIn(BaseModel):
     expires_at: str | None = None
 
 
+def _usable_id(value: str) -> str:
+    if not slugify(value):
+        raise ValueError("document_id needs at least one letter or digit")
+    return value
+
+
+# A partner's id for one document: it names the manual's key (`source_key`).
+DocumentId = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_usable_id)]
+
+
 class DocumentInfo(BaseModel):
     """What a delivery says about its document."""
 
     model_config = ConfigDict(extra="forbid")
 
-    document_id: str = Field(min_length=1, max_length=300)
+    document_id: DocumentId
     file_name: str = Field(min_length=1, max_length=300)
     media_type: str | None = None
     title: str | None = None
@@ -133,7 +144,7 @@ class WebhookWithdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["withdraw"]
-    document_id: str = Field(min_length=1, max_length=300)
+    document_id: DocumentId
 
 
 def _action(body: Any) -> str:
