@@ -155,15 +155,15 @@ class _Page:
         device = {b"g": 1, b"G": 1, b"rg": 3, b"RG": 3, b"k": 4, b"K": 4}
         if operator in device:
             colour = _Colour(device[operator], tuple(float(v) for v in operands))
-            self.state = replace(s, **{_which(operator): colour})
+            self.state = _with_colour(s, operator, colour)
         elif operator in (b"cs", b"CS") and operands:
             components = self.colour_spaces.get(str(operands[0]), 0)
             colour = _BLACK.get(components, _Colour(0, ()))
-            self.state = replace(s, **{_which(operator): colour})
+            self.state = _with_colour(s, operator, colour)
         elif operator in (b"sc", b"scn", b"SC", b"SCN"):
-            current: _Colour = getattr(s, _which(operator))
+            current = s.stroke if operator.isupper() else s.fill
             values = tuple(float(v) for v in operands if isinstance(v, (int, float)))
-            self.state = replace(s, **{_which(operator): _Colour(current.components, values)})
+            self.state = _with_colour(s, operator, _Colour(current.components, values))
         elif operator == b"re" and len(operands) == 4:
             x, y, w, h = (float(v) for v in operands)
             self.path += [_apply(s.ctm, x, y), _apply(s.ctm, x + w, y + h)]
@@ -235,8 +235,9 @@ def _without(
             yield [], b"T*"
 
 
-def _which(operator: bytes) -> str:
-    return "stroke" if operator.isupper() else "fill"
+def _with_colour(state: _Graphics, operator: bytes, colour: _Colour) -> _Graphics:
+    """`state` with the stroke colour (upper-case operators) or the fill colour set."""
+    return replace(state, stroke=colour) if operator.isupper() else replace(state, fill=colour)
 
 
 def _matrix(operands: list[Any]) -> Matrix:
