@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
         "check", help="guard one statement from stdin: exit 0 if refused, 1 if it would run"
     )
     check.set_defaults(handler=_check)
-    flagged = commands.add_parser("flagged", help="chunks flagged for prompt injection")
+    flagged = commands.add_parser(
+        "flagged", help="chunks flagged for prompt injection, and hidden text left out"
+    )
     flagged.add_argument("--manual", help="only this manual key")
     flagged.set_defaults(handler=_flagged)
     usage = commands.add_parser("usage", help="LLM calls, tokens and cost, grouped")
@@ -70,9 +72,13 @@ def _flagged(args: argparse.Namespace) -> int:
 
     with _session() as session:
         rows = catalog.list_flagged_chunks(session, args.manual)
+        hidden = catalog.list_hidden_text(session, args.manual)
     for row in rows:
         _out(f"{row.manual_key}\tpage {row.page}\t{row.section}\t{row.rule}\t{row.excerpt!r}")
     _out(f"{len(rows)} flags")
+    for h in hidden:
+        _out(f"{h.manual_key}\tpage {h.page}\t{h.reason}\t{h.chars} chars\t{h.excerpt!r}")
+    _out(f"{len(hidden)} runs of hidden text left out of the manuals")
     return 0
 
 

@@ -17,13 +17,14 @@ import numpy as np
 from manualqa.documents import (
     Chunk,
     ExtractedManual,
+    HiddenText,
     ManualRef,
     SectionInfo,
     TextBlock,
     content_hash,
 )
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def load_manual_text(data: bytes) -> ManualText:
                 TextBlock(**{**b, "section_path": tuple(b["section_path"])}) for b in doc["blocks"]
             ],
             sections=[SectionInfo(**{**s, "path": tuple(s["path"])}) for s in doc["sections"]],
+            published=doc["published"],
+            hidden=[HiddenText(**h) for h in doc["hidden"]],
         ),
     )
 

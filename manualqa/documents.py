@@ -119,6 +119,16 @@ class ManualProfile:
     model_mentions: dict[str, int] = field(default_factory=dict)  # model number -> count
 
 
+@dataclass(frozen=True)
+class HiddenText:
+    """Text on a PDF page that a reader cannot see (`manualqa.extraction.pdf_hidden`):
+    removed from the extracted text, kept here as the record of what was removed."""
+
+    page: int  # 1-based
+    reason: str  # "invisible-text" | "white-text" | "tiny-text"
+    text: str
+
+
 @dataclass
 class ExtractedManual:
     """The text of one manual, page- and section-aware."""
@@ -130,6 +140,7 @@ class ExtractedManual:
     blocks: list[TextBlock]
     sections: list[SectionInfo] = field(default_factory=list)
     published: str | None = None  # ISO date from the document's own metadata, when it has one
+    hidden: list[HiddenText] = field(default_factory=list)  # removed from `blocks`
 
     @property
     def char_count(self) -> int:

@@ -10,7 +10,7 @@ from manualqa.index import open_index
 from manualqa.index.base import (
     EmbeddingMismatch,
     EmbeddingSpace,
-    Hit,
+    Hits,
     IndexQuery,
     IndexReader,
     SearchFilters,
@@ -75,8 +75,9 @@ class Retriever:
         self.token_ids = token_ids
         self.mode = mode
 
-    def search(self, query: str, top_k: int, filters: SearchFilters | None = None) -> list[Hit]:
-        """The `top_k` best passages for `query`; each hit's score is its cosine similarity."""
+    def search(self, query: str, top_k: int, filters: SearchFilters | None = None) -> Hits:
+        """The `top_k` best passages for `query` and the index version they come from; each
+        hit's score is its cosine similarity."""
         query = check_query(query)
         dense = self.llm.embed([query], use_cache=True)[0]
         sparse = sparse_from_token_ids(self.token_ids(query)) if self.mode == "hybrid" else None

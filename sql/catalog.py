@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from manualqa import documents
-from manualqa.documents import ManualProfile, ManualRef, SectionInfo, slugify
-from manualqa.injection import Finding
+from manualqa.documents import HiddenText, ManualProfile, ManualRef, SectionInfo, slugify
+from manualqa.injection import EXCERPT_CHARS, Finding
 from sql.models import (
     SECTION_PATH_SEPARATOR,
     AnswerUnitVector,
@@ -28,6 +28,7 @@ from sql.models import (
     Chunk,
     ChunkInjectionFlag,
     FileArtifact,
+    HiddenTextRecord,
     License,
     Manual,
     ManualStatus,
@@ -385,6 +386,55 @@ def list_flagged_chunks(session: Session, key: str | None = None) -> list[Flagge
     if key is not None:
         query = query.where(Manual.key == key)
     return [FlaggedChunk(**row._mapping) for row in session.execute(query)]
+
+
+def replace_hidden_text(session: Session, key: str, hidden: Sequence[HiddenText]) -> int:
+    """Replace the record of a manual's hidden text (left out of its extracted text at
+    ingest); return how many runs it lists."""
+    manual_id = _manual_id(session, key)
+    session.execute(delete(HiddenTextRecord).where(HiddenTextRecord.manual_id == manual_id))
+    if hidden:
+        session.execute(
+            insert(HiddenTextRecord),
+            [
+                {
+                    "manual_id": manual_id,
+                    "page": h.page,
+                    "reason": h.reason,
+                    "excerpt": h.text[:EXCERPT_CHARS],
+                    "chars": len(h.text),
+                }
+                for h in hidden
+            ],
+        )
+    return len(hidden)
+
+
+@dataclass(frozen=True)
+class HiddenTextRow:
+    manual_key: str
+    page: int
+    reason: str
+    excerpt: str
+    chars: int
+
+
+def list_hidden_text(session: Session, key: str | None = None) -> list[HiddenTextRow]:
+    """Text left out of manuals because a reader cannot see it, by manual and page."""
+    query = (
+        select(
+            Manual.key.label("manual_key"),
+            HiddenTextRecord.page,
+            HiddenTextRecord.reason,
+            HiddenTextRecord.excerpt,
+            HiddenTextRecord.chars,
+        )
+        .join(Manual, HiddenTextRecord.manual_id == Manual.id)
+        .order_by(Manual.key, HiddenTextRecord.page, HiddenTextRecord.id)
+    )
+    if key is not None:
+        query = query.where(Manual.key == key)
+    return [HiddenTextRow(**row._mapping) for row in session.execute(query)]
 
 
 def replace_unit_vectors(

@@ -335,6 +335,21 @@ class ChunkInjectionFlag(Base):
     flagged_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class HiddenTextRecord(Base):
+    """Text on a page of a PDF manual that a reader cannot see (invisible, white or tiny
+    type), found at ingest by `manualqa.extraction.pdf_hidden` and left out of the text."""
+
+    __tablename__ = "hidden_text"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manual_id: Mapped[int] = mapped_column(ForeignKey("manuals.id", ondelete="CASCADE"), index=True)
+    page: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(100))
+    excerpt: Mapped[str] = mapped_column(Text)
+    chars: Mapped[int]  # the length of the removed text, of which `excerpt` is the start
+    found_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class LLMCallRecord(Base):
     """One chat or embedding call: tokens, cost, prompt hash, and whom it served."""
 

@@ -23,7 +23,7 @@ from sql import catalog
     freshness_policy=MANUAL_STAGE,
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
-    code_version="3",
+    code_version="4",
 )
 def manual_text(
     context: dg.AssetExecutionContext,
@@ -33,7 +33,8 @@ def manual_text(
 ) -> dg.Output[ManualText]:
     """Text page by page (PDF outline mapped to sections; HTML and Markdown by headings).
 
-    A manual that cannot be read is quarantined with the reason and the run fails.
+    A manual that cannot be read is quarantined with the reason and the run fails. Text a
+    reader cannot see is left out and recorded in the catalog.
     """
     key = context.partition_key
     try:
@@ -52,6 +53,7 @@ def manual_text(
         ) from exc
     with catalog_db.session() as session:
         catalog.replace_sections(session, key, doc.sections)
+        catalog.replace_hidden_text(session, key, doc.hidden)
         catalog.set_manual_status(
             session,
             key,
@@ -70,6 +72,8 @@ def manual_text(
             "sections": len(doc.sections),
             "blocks": len(doc.blocks),
             "characters": doc.char_count,
+            # left out of the text: `manualqa sql flagged` lists them
+            "hidden_text_runs": len(doc.hidden),
             "preview": dg.MetadataValue.text(doc.blocks[0].text[:300] if doc.blocks else ""),
         },
     )

@@ -80,6 +80,7 @@ class Answer:
     cost_usd: float | None
     confidence: float
     scope: tuple[str, ...]  # manuals the question named, () when it named none
+    index_version: str | None  # the published index version the passages come from
     dropped: tuple[str, ...] = ()  # answer sentences their passages did not support
 
 
@@ -124,9 +125,9 @@ class AnswerEngine:
                 else tuple(k for k in filters.manual_keys if k in scope)
             )
             filters = dataclasses.replace(filters, manual_keys=keys)
-        hits = self.retriever.search(question, top_k or self.settings.top_k, filters)
-        hits = self.reranker.rerank(question, keep_out_of_prompts(hits))
-        return Retrieved(question, scope, hits)
+        found = self.retriever.search(question, top_k or self.settings.top_k, filters)
+        hits = self.reranker.rerank(question, keep_out_of_prompts(found))
+        return Retrieved(question, scope, hits, found.version)
 
     def weigh(self, retrieved: Retrieved) -> Weighed:
         """Every unit of the passages scored, and the confidence in the best."""
@@ -199,6 +200,7 @@ class AnswerEngine:
             cost_usd=completion.cost_usd,
             confidence=weighed.evidence.confidence,
             scope=weighed.retrieved.scope,
+            index_version=weighed.retrieved.index_version,
             dropped=verdict.dropped,
         )
 
@@ -293,6 +295,7 @@ class AnswerEngine:
             cost_usd=cost_usd,
             confidence=weighed.evidence.confidence,
             scope=weighed.retrieved.scope,
+            index_version=weighed.retrieved.index_version,
         )
 
 
@@ -301,6 +304,7 @@ class Retrieved:
     question: str
     scope: tuple[str, ...]
     hits: list[Hit]
+    index_version: str | None  # the published index version the hits come from
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ paragraph breaks kept, and running headers/footers dropped: a line among the
 first or last four of a page whose text (digits ignored, so page numbers
 count as one line) recurs there on more than half of the pages of a document
 of at least three pages.
+
+Hidden text: text a reader cannot see (invisible render mode outside an image, white on
+the page, under 2 pt; see `manualqa.extraction.pdf_hidden`) is left out of the page's
+text before any of the above, and listed in `ExtractedManual.hidden` with its reason:
+removed rather than flagged, so it reaches no chunk, index or prompt, and the visible
+text around it stays citable.
 """
 
 from __future__ import annotations
@@ -53,10 +59,11 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from pypdf import PasswordType, PdfReader
+from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
+from pypdf.generic import ContentStream, NameObject
 
-from manualqa.documents import ExtractedManual, ManualRef, SectionInfo, TextBlock
+from manualqa.documents import ExtractedManual, HiddenText, ManualRef, SectionInfo, TextBlock
 from manualqa.extraction import (
     ExtractionError,
     collapse_spaces,
@@ -64,6 +71,7 @@ from manualqa.extraction import (
     heading_keys,
     match_key,
 )
+from manualqa.extraction.pdf_hidden import split_hidden_text
 
 __all__ = ["clean_page_texts", "extract_pdf"]
 
@@ -125,7 +133,8 @@ def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
 
     `TextBlock.page` is the 1-based physical page; `page_label` is set only when
     the PDF declares page labels. The title is the PDF's /Title metadata when it
-    looks like a title (not a file name), else `ref.title`.
+    looks like a title (not a file name), else `ref.title`. `hidden` holds the text a
+    reader cannot see, which the blocks leave out.
 
     Raises:
         ExtractionError: not a PDF, truncated or corrupt, encrypted with a
@@ -142,7 +151,7 @@ def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
     title = _metadata_title(reader) or ref.title
     labels = _page_labels(reader, page_count)
     outline = _outline_headings(reader, page_count)
-    raw_pages, runs = _extract_pages(reader, with_fonts=not outline)
+    raw_pages, runs, hidden = _extract_pages(reader, with_fonts=not outline)
     pages = clean_page_texts(raw_pages)
     if not any(has_words(text) for text in pages):
         raise ExtractionError(
@@ -159,6 +168,7 @@ def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
         blocks=blocks,
         sections=sections,
         published=_metadata_date(reader),
+        hidden=hidden,
     )
 
 
@@ -277,23 +287,43 @@ def _destination_page(reader: PdfReader, item: Any, page_count: int) -> int | No
 
 def _extract_pages(
     reader: PdfReader, *, with_fonts: bool
-) -> tuple[list[str], list[list[tuple[float, str]]]]:
+) -> tuple[list[str], list[list[tuple[float, str]]], list[HiddenText]]:
+    """Each page's visible text, its (font size, text) runs when `with_fonts`, and the
+    text a reader cannot see, which is left out of the page's text."""
     texts: list[str] = []
     runs: list[list[tuple[float, str]]] = []
+    hidden: list[HiddenText] = []
     for number, page in enumerate(reader.pages, start=1):
         page_runs: list[tuple[float, str]] = []
         try:
-            if with_fonts:
-                text = page.extract_text(visitor_text=_FontSizeVisitor(page_runs))
-            else:
-                text = page.extract_text()
+            streams = split_hidden_text(page)
+            for reason, stream in streams.hidden.items():
+                removed = collapse_spaces(_stream_text(page, stream).translate(_CHAR_FIXES))
+                if removed:
+                    hidden.append(HiddenText(number, reason, removed))
+            visitor = _FontSizeVisitor(page_runs) if with_fonts else None
+            text = _stream_text(page, streams.visible, visitor)
         except Exception as exc:
             raise ExtractionError(
                 f"text extraction failed on page {number}: {_describe(exc)}"
             ) from exc
-        texts.append(text or "")
+        texts.append(text)
         runs.append(page_runs)
-    return texts, runs
+    if hidden:
+        log.warning(
+            "left out %d runs of hidden text on pages %s",
+            len(hidden),
+            sorted({h.page for h in hidden}),
+        )
+    return texts, runs, hidden
+
+
+def _stream_text(
+    page: PageObject, stream: ContentStream, visitor: _FontSizeVisitor | None = None
+) -> str:
+    """The text `stream` shows when it is the page's content (the page keeps it)."""
+    page[NameObject("/Contents")] = stream
+    return page.extract_text(visitor_text=visitor) or ""
 
 
 class _FontSizeVisitor:

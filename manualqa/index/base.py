@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -199,6 +200,15 @@ class Hit:
         )
 
 
+class Hits(list[Hit]):
+    """The hits of one search, best first, and the published version they were read from
+    (read together with them, so it never trails or leads them)."""
+
+    def __init__(self, hits: Iterable[Hit], version: str | None) -> None:
+        super().__init__(hits)
+        self.version = version
+
+
 def _opt_int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
 
@@ -240,8 +250,9 @@ class IndexReader(Protocol):
         """Switch to the newest published version; True when it switched."""
         ...
 
-    def search(self, query: IndexQuery) -> list[Hit]:
-        """The best `query.top_k` points; raises `IndexNotPublished` before a publication."""
+    def search(self, query: IndexQuery) -> Hits:
+        """The best `query.top_k` points and the version they come from; raises
+        `IndexNotPublished` before a publication."""
         ...
 
     def count(self, manual_key: str | None = None) -> int: ...

@@ -24,6 +24,7 @@ from manualqa.index.base import (
     RRF_K,
     EmbeddingSpace,
     Hit,
+    Hits,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
@@ -270,10 +271,10 @@ class EdgeReader:
             assert self._shard is not None
             return self._shard.count(qe.CountRequest(exact=True, filter=flt))
 
-    def search(self, query: IndexQuery) -> list[Hit]:
+    def search(self, query: IndexQuery) -> Hits:
         self._require()
         if query.filters.matches_nothing:
-            return []
+            return Hits([], self.version)
         flt = _search_filter(query.filters)
         dense = query.dense.tolist()
         if query.sparse is None or not query.hybrid:
@@ -285,8 +286,10 @@ class EdgeReader:
             )
             with self._lock:
                 assert self._shard is not None
-                points = self._shard.query(request)
-            return [Hit.from_payload(p.payload or {}, float(p.score)) for p in points]
+                points, version = self._shard.query(request), self.version
+            return Hits(
+                (Hit.from_payload(p.payload or {}, float(p.score)) for p in points), version
+            )
         sparse = qe.SparseVector(query.sparse.indices, query.sparse.values)
         request = qe.QueryRequest(
             limit=query.prefetch,  # every fused candidate: ties are broken below, not by Edge
@@ -304,7 +307,7 @@ class EdgeReader:
         )
         with self._lock:
             assert self._shard is not None
-            points = self._shard.query(request)
+            points, version = self._shard.query(request), self.version
         # RRF gives equal scores to points ranked alike in the two lists, and Edge returns
         # such ties in no fixed order: order them by point id, so the same query always gets
         # the same passages in the same order (and an answer cache can recognise it).
@@ -313,7 +316,7 @@ class EdgeReader:
         for p in points:
             vectors = p.vector if isinstance(p.vector, dict) else {}
             hits.append(Hit.from_payload(p.payload or {}, cosine(query.dense, vectors[DENSE])))  # type: ignore[arg-type]
-        return hits
+        return Hits(hits, version)
 
 
 def _abandoned(folder: Path) -> bool:

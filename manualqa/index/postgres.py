@@ -24,6 +24,7 @@ from manualqa.index.base import (
     RRF_K,
     EmbeddingSpace,
     Hit,
+    Hits,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
@@ -233,10 +234,10 @@ class PostgresReader:
                 ).scalar_one()
             )
 
-    def search(self, query: IndexQuery) -> list[Hit]:
+    def search(self, query: IndexQuery) -> Hits:
         self._require()
         if query.filters.matches_nothing:
-            return []
+            return Hits([], self._version)
         where, params = _where(query.filters)
         params |= {"q": _vector(query.dense), "top_k": query.top_k}
         if query.hybrid and query.text.strip():
@@ -248,9 +249,16 @@ class PostgresReader:
                 f"WHERE {where} ORDER BY dense <=> CAST(:q AS vector) LIMIT :top_k"
             )
         with self.engine.begin() as conn:
+            # One snapshot for the rows and the version: a publication commits both at once.
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
             _tune(conn)
             rows = conn.execute(text(statement), params).all()
-        return [Hit.from_payload(dict(r.payload), float(r.cosine)) for r in rows]
+            version: int = conn.execute(
+                text(f"SELECT version FROM {self.publication} WHERE id = 1")
+            ).scalar_one()
+        return Hits(
+            (Hit.from_payload(dict(r.payload), float(r.cosine)) for r in rows), str(version)
+        )
 
     def _hybrid(self, where: str) -> str:
         # Any query word may match (plainto_tsquery ANDs them); ranks fused like Qdrant's

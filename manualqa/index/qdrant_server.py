@@ -8,7 +8,8 @@ first copies the manual the journal names as pending from the served collection:
 search that resolved the alias a moment before the switch never sees that collection
 change under it. So a publication costs one manual twice, never a copy of the
 collection. The journal collection also records the embedding model and dimension of
-the points.
+the points, and the version each collection holds: a search resolves the alias once and
+reports the version of the collection it searched.
 
 Tests run this code against `qdrant-client`'s local mode, which speaks the same API.
 """
@@ -26,6 +27,7 @@ from manualqa.index.base import (
     RRF_K,
     EmbeddingSpace,
     Hit,
+    Hits,
     IndexNotPublished,
     IndexPoint,
     IndexQuery,
@@ -87,6 +89,11 @@ def _read_journal(client: QdrantClient, collection: str) -> dict[str, object] | 
     return dict(records[0].payload or {}) if records else None
 
 
+def _journal_versions(journal: dict[str, object]) -> dict[str, int]:
+    versions = journal.get("collections")
+    return {str(k): int(v) for k, v in versions.items()} if isinstance(versions, dict) else {}
+
+
 def _journal_space(journal: dict[str, object]) -> EmbeddingSpace:
     model, dimension = journal.get("model"), journal.get("dimension")
     return EmbeddingSpace(
@@ -127,12 +134,15 @@ class QdrantAliasWriter:
         standby = self._other(active)
         for key in journal["pending"]:  # type: ignore[attr-defined]
             self._copy_manual(active, standby, str(key))
-        self._save_journal(int(journal["version"]), [manual_key])  # type: ignore[call-overload]
+        version = int(journal["version"]) + 1  # type: ignore[call-overload]
+        # The standby collection is named for the version it is about to hold before it
+        # is written; no reader resolves the alias to it until the switch.
+        holds = {**_journal_versions(journal), standby: version}
+        self._save_journal(version - 1, [manual_key], holds)
         before = self._count(active, manual_key)
         self._write(standby, manual_key, points)
         self._switch_alias(standby)
-        version = int(journal["version"]) + 1  # type: ignore[call-overload]
-        self._save_journal(version, [manual_key])  # the retired collection catches up next time
+        self._save_journal(version, [manual_key], holds)  # the retired one catches up next
         total = self.client.count(standby).count
         log.info("published %s to %s (alias %s)", manual_key, standby, self.collection)
         return PublishResult(str(version), len(points), total, removed=before)
@@ -162,7 +172,7 @@ class QdrantAliasWriter:
                 vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT),
             )
 
-    def _save_journal(self, version: int, pending: list[str]) -> None:
+    def _save_journal(self, version: int, pending: list[str], versions: dict[str, int]) -> None:
         self.client.upsert(
             _journal(self.collection),
             points=[
@@ -172,6 +182,7 @@ class QdrantAliasWriter:
                     payload={
                         "version": version,
                         "pending": pending,
+                        "collections": versions,  # collection -> the version it holds
                         "model": self.space.model,
                         "dimension": self.dimension,
                     },
@@ -310,15 +321,36 @@ class QdrantAliasReader:
         flt = _manual_filter(manual_key) if manual_key else None
         return self.client.count(self.collection, count_filter=flt).count
 
-    def search(self, query: IndexQuery) -> list[Hit]:
+    def _served(self) -> str:
+        """The collection the alias names now."""
+        for alias in self.client.get_aliases().aliases:
+            if alias.alias_name == self.collection:
+                return alias.collection_name
+        raise IndexNotPublished(f"no collection behind the alias {self.collection!r}")
+
+    def _version_of(self, collection: str) -> str | None:
+        # The version `collection` holds stays put while it is served and one publication
+        # after (the retired collection is left alone until the next one); a journal
+        # written before collections were numbered names none.
+        journal = _read_journal(self.client, self.collection) or {}
+        version = _journal_versions(journal).get(collection)
+        return None if version is None else str(version)
+
+    def search(self, query: IndexQuery) -> Hits:
         self._require()
         if query.filters.matches_nothing:
-            return []
+            return Hits([], self._version)
+        # The alias is resolved once: the hits and the version come from that collection.
+        served = self._served()
+        hits = self._search(served, query)
+        return Hits(hits, self._version_of(served))
+
+    def _search(self, collection: str, query: IndexQuery) -> list[Hit]:
         flt = _search_filter(query.filters)
         dense = query.dense.astype(np.float32).tolist()
         if query.sparse is None or not query.hybrid:
             result = self.client.query_points(
-                self.collection,
+                collection,
                 query=dense,
                 using=DENSE,
                 query_filter=flt,
@@ -327,7 +359,7 @@ class QdrantAliasReader:
             )
             return [Hit.from_payload(p.payload or {}, float(p.score)) for p in result.points]
         result = self.client.query_points(
-            self.collection,
+            collection,
             prefetch=[
                 models.Prefetch(query=dense, using=DENSE, filter=flt, limit=query.prefetch),
                 models.Prefetch(

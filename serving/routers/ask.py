@@ -37,7 +37,7 @@ def ask(
         cached=answer.cached,
         cost_usd=answer.cost_usd,
         confidence=round(answer.confidence, 4),
-        index_version=state.index.version,
+        index_version=answer.index_version,
         usage=UsageOut.of(scope.calls),
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

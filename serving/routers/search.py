@@ -25,6 +25,6 @@ def search(
     return SearchResponse(
         query=body.query,
         results=[SearchResult.model_validate(h) for h in hits],
-        index_version=state.index.version,
+        index_version=hits.version,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
