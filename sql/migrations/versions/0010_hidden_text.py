@@ -1,7 +1,7 @@
 """Text of PDF manuals that a reader cannot see, left out of the extracted text at ingest.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-30 05:30:00+00:00
 """
 
