@@ -92,6 +92,7 @@ def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():
     assert unknown("Can I control the Mowbot from Apple HomeKit?") == {"Apple", "HomeKit"}
     assert unknown("Does the Verdant mower work with Alexa?") == frozenset()  # vendor, text
     assert unknown("Is it OK to run it when my PC is off? Which zones?") == frozenset()
+    assert unknown("How Do I Descale My Mowbot?") == frozenset()  # title case names nothing
 
 
 def test_a_heading_repeated_in_the_body_says_nothing_new():

@@ -149,12 +149,16 @@ _SENTENCE_START_RE = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
 
 def names(question: str) -> set[str]:
     """The names a question uses inside its sentences ("Does it support Dolby Atmos?"):
-    a sentence's first word is capitalised whatever it is, so it is not counted."""
-    return {
-        fold(match.group(1))
+    a sentence's first word is capitalised whatever it is, so it is not counted, and a
+    question in title case ("How Do I Reset It?") names nothing by its capitals."""
+    inside = [
+        match.group(1)
         for match in _NAME_RE.finditer(question)
-        if len(match.group(1)) >= 3 and not _SENTENCE_START_RE.search(question[: match.start()])
-    }
+        if not _SENTENCE_START_RE.search(question[: match.start()])
+    ]
+    if any(word.lower() in STOPWORDS for word in inside):
+        return set()  # "The", "My" capitalised inside a sentence: title case
+    return {fold(word) for word in inside if len(word) >= 3}
 
 
 def numbers(text: str) -> set[str]:
