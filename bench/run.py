@@ -3,7 +3,6 @@
     python -m bench.run                 # needs a materialized index (make materialize) for search
     python -m bench.run --corpus ../shared/corpus
     python -m bench.run --embedding-only   # ingest and query embedding, no index needed
-    python -m bench.run --extraction-only --corpus ../shared/corpus
 
 Prints one JSON document. Ratios compare our code path with the plainest way to do the
 same work, so they stay meaningful on noisy machines.
@@ -26,7 +25,6 @@ from evals.golden import load_golden_set
 from manualqa.chunking import chunk_manual
 from manualqa.config import get_settings
 from manualqa.extraction import extract_manual
-from manualqa.extraction.pdf import PARALLEL_MIN_PAGES, extract_pdf, extraction_workers
 from manualqa.llm import LLMClient
 from manualqa.llm.local_embedder import shared_minilm
 from manualqa.llm.offline import MODEL_BATCH
@@ -54,36 +52,7 @@ def bench_extraction(folder: Path) -> dict[str, float]:
         "pages_per_s": round(pages / ours, 1),
         "baseline_plain_pypdf_pages_per_s": round(pages / plain, 1),
         "ratio_vs_baseline": round(plain / ours, 3),
-        "large_pdfs": bench_page_workers(blobs),
     }
-
-
-def bench_page_workers(blobs: list, rounds: int = 3) -> list[dict[str, object]]:
-    """Each PDF that is extracted by worker processes, against one process on the same
-    PDF (best of `rounds`, alternating)."""
-    workers = extraction_workers()
-    out: list[dict[str, object]] = []
-    for ref, data in blobs:
-        pages = len(PdfReader(ref.uri).pages)
-        if pages < PARALLEL_MIN_PAGES:
-            continue
-        best = {1: float("inf"), workers: float("inf")}
-        for _ in range(rounds):
-            for n in best:
-                started = time.perf_counter()
-                extract_pdf(data, ref, workers=n)
-                best[n] = min(best[n], time.perf_counter() - started)
-        out.append(
-            {
-                "file": ref.file_name,
-                "pages": pages,
-                "workers": workers,
-                "one_process_s": round(best[1], 2),
-                "workers_s": round(best[workers], 2),
-                "speedup": round(best[1] / best[workers], 2),
-            }
-        )
-    return out
 
 
 # all-MiniLM-L6-v2: 6 layers, hidden 384, feed-forward 1536; multiply-adds per token in the
@@ -253,13 +222,9 @@ def main() -> None:
     parser.add_argument(
         "--embedding-only", action="store_true", help="only the embedding figures (no index)"
     )
-    parser.add_argument("--extraction-only", action="store_true", help="only PDF extraction")
     args = parser.parse_args()
     settings = get_settings()
     corpus = args.corpus or settings.resolve(settings.sources.folder.path)
-    if args.extraction_only:
-        print(json.dumps({"extraction": bench_extraction(corpus)}, indent=1))
-        return
     llm = LLMClient(settings.llm, settings.embedding)
     questions = [q.question for q in load_golden_set(settings.resolve(settings.evals.golden_set))]
     if args.embedding_only:

@@ -14,7 +14,7 @@ from reportlab.pdfgen import canvas
 
 from manual_assets_tests.manualqa.conftest import Line, PdfSpec, make_ref
 from manualqa.documents import ExtractedManual, TextBlock
-from manualqa.extraction import ExtractionError, extract_manual, pdf
+from manualqa.extraction import ExtractionError, extract_manual
 
 Builder = Callable[[PdfSpec], bytes]
 
@@ -325,34 +325,3 @@ def test_corpus_pdf_without_outline_gets_sections_from_heading_type(corpus_dir: 
     assert all(b.page is not None and 1 <= b.page <= 86 for b in doc.blocks)
     pages = [b.page or 0 for b in doc.blocks]
     assert pages == sorted(pages)
-
-
-CORPUS_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "mchf_transceiver_operators_manual.pdf",  # 86 pages, headings from font sizes
-        "olimex_agonlight2_user_manual.pdf",  # 40 pages, an outline
-    ],
-)
-def test_pages_extracted_by_two_workers_equal_the_serial_extraction(name, monkeypatch):
-    path = CORPUS_DIR / name
-    if not path.exists():
-        pytest.skip(f"shared corpus not found at {CORPUS_DIR}")
-    data, ref = path.read_bytes(), make_ref(name)
-    assert len(PdfReader(io.BytesIO(data)).pages) >= pdf.PARALLEL_MIN_PAGES
-    pools: list[int] = []
-    real_pool = pdf.ProcessPoolExecutor
-
-    def counted_pool(workers: int, **kwargs: object) -> object:
-        pools.append(workers)
-        return real_pool(workers, **kwargs)
-
-    monkeypatch.setattr(pdf, "ProcessPoolExecutor", counted_pool)
-    parallel = pdf.extract_pdf(data, ref, workers=2)
-    serial = pdf.extract_pdf(data, ref, workers=1)
-    assert pools == [2]  # only the first one used worker processes
-    assert parallel == serial
-    assert len(serial.blocks) > serial.page_count  # real text on the pages, not empty ones

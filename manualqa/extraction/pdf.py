@@ -48,11 +48,8 @@ import bisect
 import io
 import logging
 import math
-import multiprocessing
-import os
 import re
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,11 +75,6 @@ HEADING_SIZE_MIN_DELTA = 1.0
 HEADING_MAX_WORDS = 18
 HEADING_MAX_CHARS = 120
 HEADINGS_PER_PAGE_MAX = 12
-# Pages of one PDF are extracted by worker processes when it has at least this many:
-# starting a worker (a fresh interpreter importing pypdf) costs about what ten pages do.
-PARALLEL_MIN_PAGES = 32
-PAGES_PER_TASK = 8  # small tasks keep both workers busy when page costs differ
-MAX_EXTRACTION_WORKERS = 2  # Dagster may extract several manuals at once
 
 _CHAR_FIXES = str.maketrans(
     {
@@ -128,14 +120,12 @@ class _Heading:
     optional: bool  # heuristic headings are dropped when not found in the text
 
 
-def extract_pdf(data: bytes, ref: ManualRef, *, workers: int | None = None) -> ExtractedManual:
+def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
     """Extract a PDF manual page by page with its sections (see the module docstring).
 
     `TextBlock.page` is the 1-based physical page; `page_label` is set only when
     the PDF declares page labels. The title is the PDF's /Title metadata when it
-    looks like a title (not a file name), else `ref.title`. A PDF of
-    `PARALLEL_MIN_PAGES` pages or more is extracted by `workers` processes
-    (default `extraction_workers()`); the result is the same with one.
+    looks like a title (not a file name), else `ref.title`.
 
     Raises:
         ExtractionError: not a PDF, truncated or corrupt, encrypted with a
@@ -152,8 +142,7 @@ def extract_pdf(data: bytes, ref: ManualRef, *, workers: int | None = None) -> E
     title = _metadata_title(reader) or ref.title
     labels = _page_labels(reader, page_count)
     outline = _outline_headings(reader, page_count)
-    workers = extraction_workers() if workers is None else workers
-    raw_pages, runs = _extract_pages(reader, data, workers, with_fonts=not outline)
+    raw_pages, runs = _extract_pages(reader, with_fonts=not outline)
     pages = clean_page_texts(raw_pages)
     if not any(has_words(text) for text in pages):
         raise ExtractionError(
@@ -286,54 +275,12 @@ def _destination_page(reader: PdfReader, item: Any, page_count: int) -> int | No
     return int(page)
 
 
-_PageTexts = tuple[list[str], list[list[tuple[float, str]]]]
-
-
-def extraction_workers() -> int:
-    """How many processes extract the pages of one large PDF: the CPUs this process may
-    use, at most `MAX_EXTRACTION_WORKERS`."""
-    return min(MAX_EXTRACTION_WORKERS, len(os.sched_getaffinity(0)))
-
-
-def _extract_pages(reader: PdfReader, data: bytes, workers: int, *, with_fonts: bool) -> _PageTexts:
-    """Each page's raw text and font runs, in page order; a PDF of `PARALLEL_MIN_PAGES`
-    pages or more is split into runs of `PAGES_PER_TASK` pages shared by the workers."""
-    page_count = len(reader.pages)
-    if page_count < PARALLEL_MIN_PAGES or workers < 2:
-        return _extract_range(reader, 0, page_count, with_fonts)
-    starts = range(0, page_count, PAGES_PER_TASK)
-    stops = [min(start + PAGES_PER_TASK, page_count) for start in starts]
-    # spawn: the caller may hold threads (Dagster, torch) that a fork would copy mid-state.
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_open_in_worker,
-        initargs=(data,),
-    ) as pool:
-        parts = list(pool.map(_extract_range_in_worker, starts, stops, [with_fonts] * len(stops)))
-    texts = [text for part_texts, _ in parts for text in part_texts]
-    runs = [page_runs for _, part_runs in parts for page_runs in part_runs]
-    return texts, runs
-
-
-_worker_reader: PdfReader | None = None
-
-
-def _open_in_worker(data: bytes) -> None:
-    global _worker_reader
-    _worker_reader = _open(data)
-
-
-def _extract_range_in_worker(start: int, stop: int, with_fonts: bool) -> _PageTexts:
-    assert _worker_reader is not None, "the pool's initializer opens the PDF"
-    return _extract_range(_worker_reader, start, stop, with_fonts)
-
-
-def _extract_range(reader: PdfReader, start: int, stop: int, with_fonts: bool) -> _PageTexts:
+def _extract_pages(
+    reader: PdfReader, *, with_fonts: bool
+) -> tuple[list[str], list[list[tuple[float, str]]]]:
     texts: list[str] = []
     runs: list[list[tuple[float, str]]] = []
-    for number in range(start + 1, stop + 1):
-        page = reader.pages[number - 1]
+    for number, page in enumerate(reader.pages, start=1):
         page_runs: list[tuple[float, str]] = []
         try:
             if with_fonts:
