@@ -7,7 +7,7 @@ the key's own limit after.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
@@ -142,12 +142,13 @@ def authenticate(
     return principal
 
 
-def require(scope: str) -> Callable[[Principal], Principal]:
+def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits callers holding `scope` (or `admin`); 403 for others."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        # async (no I/O): runs on the event loop, not as one more thread-pool hop
         if not principal.allows(scope):
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
@@ -158,7 +159,7 @@ def require(scope: str) -> Callable[[Principal], Principal]:
     return dependency
 
 
-def get_client_id(
+async def get_client_id(
     principal: Annotated[Principal, Depends(authenticate)],
     x_client_id: Annotated[
         str | None,
