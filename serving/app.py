@@ -27,9 +27,10 @@ from serving.ratelimit import RateLimiter
 from serving.routers import ask, catalog_sql, health, query, search, webhooks
 from serving.state import AppState
 from sql import catalog, db
+from sql.access import CatalogAccess
+from sql.ledger import LedgerWriter
 from sql.readonly import make_readonly_engine, readonly_url
 from sql.text_to_sql import CatalogQuestionRefused, TextToSql
-from sql.usage import catalog_sink
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def build_state(settings: Settings, index: VectorIndex | None = None) -> AppStat
     url = db.resolve_database_url(settings)
     db.check_schema(url)  # `manualqa migrate` changes the schema; the API only uses it
     engine = db.make_engine(url)
-    llm = LLMClient(settings.llm, settings.embedding, sink=catalog_sink(engine))
+    ledger = LedgerWriter(engine)
+    llm = LLMClient(settings.llm, settings.embedding, sink=ledger.record_call)
     # The resolved catalog URL (embedded server included) serves a PostgreSQL index too.
     # Opening refuses an index built with another embedding model or dimension.
     index_settings = settings.model_copy(update={"database_url": SecretStr(url)})
@@ -61,6 +63,10 @@ def build_state(settings: Settings, index: VectorIndex | None = None) -> AppStat
         retriever=retriever,
         answers=answers,
         engine=engine,
+        access=CatalogAccess(
+            db.make_engine(url, pool_pre_ping=False, isolation_level="AUTOCOMMIT")
+        ),
+        ledger=ledger,
         text_to_sql=text_to_sql,
         limiter=RateLimiter.from_settings(settings.serving.rate_limits),
         jwt_key=key,

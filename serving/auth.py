@@ -7,20 +7,20 @@ the key's own limit after.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from manualqa.config import JwtSettings, read_secret
 from manualqa.index.base import SearchFilters
 from serving.deps import StateDep
 from serving.state import AppState
-from sql.api_keys import PREFIX, SCOPES, verify_key, visible_manual_keys
+from sql.access import CatalogView
+from sql.api_keys import PREFIX, SCOPES, admitted, split_key
 
 bearer_scheme = HTTPBearer(
     auto_error=False, description="An API key (`mqa_…`) or a JWT from the configured issuer."
@@ -30,10 +30,12 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="A
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: `id` is `key:<key id>` or `jwt:<subject>`."""
+    """An authenticated caller: `id` is `key:<key id>` or `jwt:<subject>`; `view` is the
+    catalog's governance state the request was admitted under."""
 
     id: str
     scopes: frozenset[str]
+    view: CatalogView = field(compare=False)
     vendors: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
 
@@ -87,9 +89,11 @@ def _from_jwt(state: AppState, token: str) -> Principal:
     vendors, products = claims.get("vendors", []), claims.get("products", [])
     if not (isinstance(scopes, str) and _strings(vendors) and _strings(products)):
         raise _unauthorized("invalid token: scope must be a string, vendors and products lists")
+    view, _ = state.access.read(None)
     return Principal(
         id=f"jwt:{str(claims['sub'])[:150]}",
         scopes=frozenset(scopes.split()) & set(SCOPES),
+        view=view,
         vendors=tuple(vendors),
         products=tuple(products),
     )
@@ -100,13 +104,18 @@ def _strings(value: object) -> bool:
 
 
 def _from_api_key(state: AppState, key: str) -> Principal:
-    with Session(state.engine) as session:
-        record = verify_key(session, key)
+    parts = split_key(key)
+    if parts is None:
+        raise _unauthorized("unknown or revoked API key")
+    key_id, secret = parts
+    view, row = state.access.read(key_id)
+    record = admitted(row, secret)
     if record is None:
         raise _unauthorized("unknown or revoked API key")
     return Principal(
         id=f"key:{record.key_id}",
         scopes=frozenset(record.scopes),
+        view=view,
         vendors=record.vendors,
         products=record.products,
     )
@@ -133,12 +142,13 @@ def authenticate(
     return principal
 
 
-def require(scope: str) -> Callable[[Principal], Principal]:
+def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits callers holding `scope` (or `admin`); 403 for others."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        # async (no I/O): runs on the event loop, not as one more thread-pool hop
         if not principal.allows(scope):
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
@@ -149,7 +159,7 @@ def require(scope: str) -> Callable[[Principal], Principal]:
     return dependency
 
 
-def get_client_id(
+async def get_client_id(
     principal: Annotated[Principal, Depends(authenticate)],
     x_client_id: Annotated[
         str | None,
@@ -170,12 +180,17 @@ AskCaller = Annotated[Principal, Depends(require("ask"))]
 SqlCaller = Annotated[Principal, Depends(require("sql"))]
 
 
-def visible_filters(
+def readable_filters(
     principal: Principal, state: AppState, vendor: str | None, product: str | None
 ) -> SearchFilters:
-    """The request's filters, narrowed to the manuals a restricted caller may see."""
+    """The request's filters, narrowed to the manuals the caller may see and whose
+    license allows serving as of the request's catalog view."""
+    filters = SearchFilters(
+        vendor=vendor,
+        product=product,
+        withheld_manual_keys=principal.view.withheld_manual_keys,
+    )
     if not principal.restricted:
-        return SearchFilters(vendor=vendor, product=product)
-    with Session(state.engine) as session:
-        keys = visible_manual_keys(session, principal.vendors, principal.products)
-    return SearchFilters(vendor=vendor, product=product, manual_keys=keys)
+        return filters
+    keys = state.access.visible_manual_keys(principal.view, principal.vendors, principal.products)
+    return replace(filters, manual_keys=keys)

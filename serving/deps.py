@@ -7,7 +7,8 @@ from fastapi import Depends, Request
 from serving.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request
     state: AppState = request.app.state.platform
     return state
 

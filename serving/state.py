@@ -16,7 +16,9 @@ from manualqa.llm import LLMClient
 from manualqa.retrieval import Retriever
 from serving.ratelimit import RateLimiter
 from sql import catalog
+from sql.access import CatalogAccess
 from sql.db import session_scope
+from sql.ledger import LedgerWriter
 from sql.text_to_sql import TextToSql
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class AppState:
     retriever: Retriever
     answers: AnswerEngine
     engine: Engine
+    access: CatalogAccess  # per-request key and governance checks, one round trip each
+    ledger: LedgerWriter  # usage and audit rows, written off the request path
     text_to_sql: TextToSql
     limiter: RateLimiter | None = None
     jwt_key: str | None = None  # verifies bearer JWTs; None when they are not accepted
@@ -52,8 +56,11 @@ class AppState:
             self.answers.use_profiles(catalog.manual_profiles(session))
 
     def close(self) -> None:
+        self.ledger.close()  # before the engine goes: it writes what is still queued
         self.index.close()
         with contextlib.suppress(Exception):
             self.engine.dispose()
+        with contextlib.suppress(Exception):
+            self.access.dispose()
         with contextlib.suppress(Exception):
             self.text_to_sql.readonly_engine.dispose()

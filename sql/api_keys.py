@@ -151,7 +151,11 @@ def verify_key(session: Session, key: str) -> ApiKeyRecord | None:
     if parts is None:
         return None
     key_id, secret = parts
-    row = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    return admitted(session.scalar(select(ApiKey).where(ApiKey.key_id == key_id)), secret)
+
+
+def admitted(row: ApiKey | None, secret: str) -> ApiKeyRecord | None:
+    """The record of key `row` when it exists, is not revoked and `secret` is its secret."""
     if row is None or row.revoked_at is not None:
         return None
     if not hmac.compare_digest(row.secret_sha256, _digest(secret)):

@@ -454,6 +454,17 @@ def withheld_keys(session: Session, *, now: datetime | None = None) -> set[str]:
     return set(session.scalars(select(Manual.key).where(~_servable(now or datetime.now(UTC)))))
 
 
+def next_license_expiry(session: Session, *, now: datetime | None = None) -> datetime | None:
+    """When the first license of a manual servable now expires (None: none will), the
+    moment `withheld_keys` changes without any write to the catalog."""
+    moment = now or datetime.now(UTC)
+    return session.scalar(
+        select(func.min(Manual.license_expires_at)).where(
+            _servable(moment), Manual.license_expires_at.is_not(None)
+        )
+    )
+
+
 def _servable(moment: datetime) -> ColumnElement[bool]:
     return and_(
         Manual.allowed_uses.any("serve"),  # type: ignore[arg-type]
@@ -461,13 +472,6 @@ def _servable(moment: datetime) -> ColumnElement[bool]:
         Manual.license_revoked_at.is_(None),
         Manual.status != ManualStatus.DUPLICATE.value,
     )
-
-
-def record_text_reads(session: Session, actor: str, action: str, served: Mapping[str, int]) -> None:
-    """One audit row per manual whose text an API response carried (`served`: manual key
-    -> passages of it served)."""
-    for key, passages in sorted(served.items()):
-        record_audit(session, actor, action, key, {"passages": passages})
 
 
 def tail_audit(

@@ -394,3 +394,17 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     created_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None]
+
+
+class GovernanceVersion(Base):
+    """One row naming the last committed transaction that changed what serving may show
+    (a manual's license, uses, status, key or product; a vendor or product slug).
+
+    Deferred triggers (migration 0008) set it at commit, so a reader that sees a version
+    also sees that transaction's changes; serving caches what it derives under it.
+    """
+
+    __tablename__ = "governance_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from manualqa.usage import LLMCall
-from sql.db import session_scope
 from sql.models import LLMCallRecord
 
 Dimension = Literal["client_id", "partition", "role", "model"]
@@ -22,16 +21,6 @@ def record_llm_calls(session: Session, calls: Iterable[LLMCall]) -> int:
     if rows:
         session.execute(insert(LLMCallRecord), rows)
     return len(rows)
-
-
-def catalog_sink(engine: Engine) -> Callable[[LLMCall], None]:
-    """A ledger sink for `LLMClient` that stores each call as it happens."""
-
-    def sink(call: LLMCall) -> None:
-        with session_scope(engine) as session:
-            record_llm_calls(session, [call])
-
-    return sink
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def test_costs_are_recorded_per_client(api, demo_pipeline, api_key):
         json={"question": "How do I clean the pre-filter of the AC-200?"},
         headers={"x-client-id": "client-costs"},
     ).json()["usage"]
+    api.app.state.platform.ledger.flush()  # usage rows are written off the request path
     engine = make_engine(str(demo_pipeline.settings.database_url.get_secret_value()))
     try:
         with session_scope(engine) as session:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from serving.app import create_app
 from sql import ingest
@@ -41,6 +41,11 @@ def _cited_manuals(api) -> set[str]:
     return {c["manual_id"] for c in body["citations"]}
 
 
+def _query_manuals(api) -> set[str]:
+    body = api.post("/v1/query", json={"question": QUESTION}).json()
+    return {c["passage"]["manual_id"] for c in body["citations"] if c["kind"] == "passage"}
+
+
 @contextmanager
 def _license_changed(engine, **values):
     """Change the manual's license row for the block, then restore it."""
@@ -68,10 +73,12 @@ def _license_changed(engine, **values):
 
 def test_a_revoked_license_takes_the_text_out_of_search_and_ask_at_once(api, engine, demo_pipeline):
     assert MANUAL in _search_manuals(api) and MANUAL in _cited_manuals(api)
+    assert MANUAL in _query_manuals(api)
     version = api.get("/readyz").json()["index_version"]
     with _license_changed(engine):
         assert MANUAL not in _search_manuals(api)
         assert MANUAL not in _cited_manuals(api)
+        assert MANUAL not in _query_manuals(api)
         assert _search_manuals(api), "other manuals are still served"
         assert api.get("/readyz").json()["index_version"] == version  # nothing re-indexed
     assert MANUAL in _search_manuals(api)
@@ -89,6 +96,7 @@ def test_every_response_carrying_text_is_audited_with_caller_and_manual(api, eng
     headers = {"x-client-id": "audit-reader"}
     hits = api.post("/v1/search", json={"query": QUESTION}, headers=headers).json()["results"]
     cited = api.post("/v1/ask", json={"question": QUESTION}, headers=headers).json()["citations"]
+    api.app.state.platform.ledger.flush()  # audit rows are written off the request path
     with session_scope(engine) as session:
         rows = session.execute(
             select(AuditLog.action, AuditLog.subject, AuditLog.detail).where(
@@ -101,3 +109,23 @@ def test_every_response_carrying_text_is_audited_with_caller_and_manual(api, eng
         key: sum(h["manual_id"] == key for h in hits) for key in {h["manual_id"] for h in hits}
     }
     assert asked == {c["manual_id"] for c in cited} and asked
+
+
+def test_a_graceful_stop_writes_every_audit_row_still_queued(demo_pipeline, api_key, engine):
+    actor = f"key:{api_key.key_id}/shutdown-reader"
+    headers = {**api_key.headers, "x-client-id": "shutdown-reader"}
+    with TestClient(create_app(demo_pipeline.settings), headers=headers) as client:
+        served = [
+            len(
+                {
+                    r["manual_id"]
+                    for r in client.post("/v1/search", json={"query": q}).json()["results"]
+                }
+            )
+            for q in (QUESTION, "How do I reset the Wi-Fi?", "What does the red light mean?") * 5
+        ]
+    with session_scope(engine) as session:
+        rows = session.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.actor == actor)
+        )
+    assert rows == sum(served) and rows > 0

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from manualqa.questions import check_question
 from manualqa.usage import usage_scope
-from serving.auth import AskCaller, ClientIdDep, visible_filters
+from serving.auth import AskCaller, ClientIdDep, readable_filters
 from serving.deps import StateDep
-from serving.licensing import audit_text_reads, servable_filters
+from serving.licensing import audit_text_reads
 from serving.schemas import AskRequest, AskResponse, CitationOut, UsageOut
 
 router = APIRouter(prefix="/v1", tags=["answers"])
@@ -24,7 +24,7 @@ def ask(
     with usage_scope(client_id=client_id) as scope:
         answer = state.answers.answer(
             question,
-            servable_filters(state, visible_filters(caller, state, body.vendor, body.product)),
+            readable_filters(caller, state, body.vendor, body.product),
             body.top_k,
         )
     audit_text_reads(state, client_id, "text.read.ask", [c.manual_key for c in answer.citations])

@@ -8,7 +8,7 @@ from manualqa.query_router import CatalogPart, compose, format_rows, route_query
 from manualqa.questions import check_question
 from manualqa.sql_generation import classify_intent
 from manualqa.usage import add_costs, usage_scope
-from serving.auth import AskCaller, ClientIdDep, visible_filters
+from serving.auth import AskCaller, ClientIdDep, readable_filters
 from serving.deps import StateDep
 from serving.licensing import audit_text_reads
 from serving.routers.catalog_sql import answer_from_catalog, catalog_refusal, sql_response
@@ -27,7 +27,7 @@ def query(
     started = time.perf_counter()
     question = check_question(body.question, state.settings.questions.max_chars)
     refusal = catalog_refusal(caller)
-    filters = visible_filters(caller, state, body.vendor, body.product)
+    filters = readable_filters(caller, state, body.vendor, body.product)
 
     def ask_catalog(q: str) -> CatalogPart:
         if refusal:

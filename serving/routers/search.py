@@ -4,9 +4,9 @@ import time
 
 from fastapi import APIRouter
 
-from serving.auth import ClientIdDep, SearchCaller, visible_filters
+from serving.auth import ClientIdDep, SearchCaller, readable_filters
 from serving.deps import StateDep
-from serving.licensing import audit_text_reads, servable_filters
+from serving.licensing import audit_text_reads
 from serving.schemas import SearchRequest, SearchResponse, SearchResult
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -19,7 +19,7 @@ def search(
     """The best passages for a query, each with manual, page and section, from manuals
     the caller may see and whose license allows serving now."""
     started = time.perf_counter()
-    filters = servable_filters(state, visible_filters(caller, state, body.vendor, body.product))
+    filters = readable_filters(caller, state, body.vendor, body.product)
     hits = state.retriever.search(body.query, body.top_k, filters)
     audit_text_reads(state, client_id, "text.read.search", [h.manual_key for h in hits])
     return SearchResponse(

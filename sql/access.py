@@ -1,0 +1,132 @@
+"""What a request may read, checked against the catalog in one round trip.
+
+Each request reads the governance version (`GovernanceVersion`) and, when it sent an API
+key, that key's row, in one statement. What follows from the manuals' licenses (the
+manuals withheld from serving) and from a restricted key's vendors and products (the
+manuals it may see) is cached in process under the version, and read again only when the
+version differs, or when the earliest license expiry among the servable manuals has
+passed. Revoking a key or a license therefore takes effect on the next request, as it did
+when every request re-read everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import Engine, literal, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from sql import ingest
+from sql.api_keys import visible_manual_keys
+from sql.models import ApiKey, GovernanceVersion
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """The catalog's governance state one request was admitted under."""
+
+    version: int | None  # None: the version row is missing (an emptied catalog); never cached
+    withheld_manual_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Withheld:
+    version: int
+    keys: tuple[str, ...]
+    valid_until: datetime | None  # the next license expiry among servable manuals
+
+
+class CatalogAccess:
+    """Reads the governance version and an API key per request; caches the rest under it.
+
+    `engine` should be a pool without pre-ping in autocommit mode (`make_engine(url,
+    pool_pre_ping=False, isolation_level="AUTOCOMMIT")`): the one statement a request
+    makes is then its only round trip. Instead of pinging before each use, a read that
+    finds its pooled connection dropped (a server restart) is made once more on a new one.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._withheld: _Withheld | None = None
+        self._visible: dict[tuple[int, tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    def read(self, key_id: str | None) -> tuple[CatalogView, ApiKey | None]:
+        """The current view and the row of API key `key_id` (None: no such key, or none
+        asked for). The row is read on every call, never cached."""
+        return self._once_more_if_dropped(lambda: self._read(key_id))
+
+    def _read(self, key_id: str | None) -> tuple[CatalogView, ApiKey | None]:
+        version = select(GovernanceVersion.version).where(GovernanceVersion.id == 1)
+        with Session(self._engine) as session:
+            if key_id is None:
+                current, row = session.scalar(version), None
+            else:
+                one = select(literal(1).label("one")).subquery()
+                query = (
+                    select(version.scalar_subquery(), ApiKey)
+                    .select_from(one)
+                    .outerjoin(ApiKey, ApiKey.key_id == key_id)
+                )
+                current, row = session.execute(query).one()._tuple()
+            return CatalogView(current, self._withheld_under(session, current)), row
+
+    def visible_manual_keys(
+        self, view: CatalogView, vendors: tuple[str, ...], products: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """Keys of the manuals of `vendors` or `products` (slugs), as of `view`."""
+        cache_key = (view.version, vendors, products) if view.version is not None else None
+        with self._lock:
+            cached = self._visible.get(cache_key) if cache_key else None
+        if cached is not None:
+            return cached
+        keys = self._once_more_if_dropped(lambda: self._visible_keys(vendors, products))
+        if cache_key is not None:
+            with self._lock:
+                self._visible = {k: v for k, v in self._visible.items() if k[0] == view.version}
+                self._visible[cache_key] = keys
+        return keys
+
+    def _visible_keys(self, vendors: tuple[str, ...], products: tuple[str, ...]) -> tuple[str, ...]:
+        with Session(self._engine) as session:
+            return visible_manual_keys(session, vendors, products)
+
+    def _once_more_if_dropped(self, read: Callable[[], T]) -> T:
+        try:
+            return read()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.info("catalog connection was dropped; reading again on a new one")
+            return read()
+
+    def _withheld_under(self, session: Session, version: int | None) -> tuple[str, ...]:
+        now = datetime.now(UTC)
+        with self._lock:
+            cached = self._withheld
+        if (
+            cached is not None
+            and cached.version == version
+            and (cached.valid_until is None or now < cached.valid_until)
+        ):
+            return cached.keys
+        # Read after the version: these rows include at least that version's changes.
+        keys = tuple(sorted(ingest.withheld_keys(session, now=now)))
+        if version is not None:
+            valid_until = ingest.next_license_expiry(session, now=now)
+            with self._lock:
+                self._withheld = _Withheld(version, keys, valid_until)
+        return keys
