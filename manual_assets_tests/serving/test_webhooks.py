@@ -80,6 +80,21 @@ def delivery(**extra) -> bytes:
     return json.dumps(doc).encode()
 
 
+def harvest_inbox(connector, store):
+    """One harvest of the partner's inbox, holding no manuals yet."""
+    return harvest(
+        connector,
+        store,
+        cursor=None,
+        held={},
+        validation=ValidationSettings(),
+        dedup=DedupSettings(),
+        duplicates=NearDuplicateIndex(DedupSettings()),
+        exclusions=ExclusionList(),
+        config_version="1",
+    )
+
+
 def audit_actions(db_session) -> list[tuple[str, int | None]]:
     db_session.expire_all()
     return [(r.action, r.detail.get("status")) for r in ingest.tail_audit(db_session, 20)]
@@ -140,17 +155,7 @@ def test_the_harvest_drains_the_inbox_after_a_restart(server, settings):
     # A new process: nothing but the object store knows about the delivery.
     store = open_object_store(settings)
     with build_connector(settings, "acme-push", store) as connector:
-        result = harvest(
-            connector,
-            store,
-            cursor=None,
-            held={},
-            validation=ValidationSettings(),
-            dedup=DedupSettings(),
-            duplicates=NearDuplicateIndex(DedupSettings()),
-            exclusions=ExclusionList(),
-            config_version="1",
-        )
+        result = harvest_inbox(connector, store)
         # Until the result is recorded and settled, the delivery stays in the inbox.
         assert len(list(store.list("inbox/acme-push/pending"))) == 2  # item and content
         settle(connector, result)
@@ -174,17 +179,7 @@ def test_the_partners_latest_push_about_a_document_wins(server, settings):
         assert push(server, body, key=f"k{n}").status_code == 202
     store = open_object_store(settings)
     with build_connector(settings, "acme-push", store) as connector:
-        result = harvest(
-            connector,
-            store,
-            cursor=None,
-            held={},
-            validation=ValidationSettings(),
-            dedup=DedupSettings(),
-            duplicates=NearDuplicateIndex(DedupSettings()),
-            exclusions=ExclusionList(),
-            config_version="1",
-        )
+        result = harvest_inbox(connector, store)
         settle(connector, result)
     (item,) = result.items
     assert item.outcome == Outcome.NEW and item.key.startswith("acme-push:ac-300-om-")
