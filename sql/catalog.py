@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from manualqa import documents
 from manualqa.documents import HiddenText, ManualProfile, ManualRef, SectionInfo, slugify
-from manualqa.injection import EXCERPT_CHARS, Finding
+from manualqa.injection import Finding
 from sql.models import (
     SECTION_PATH_SEPARATOR,
     AnswerUnitVector,
@@ -388,6 +388,9 @@ def list_flagged_chunks(session: Session, key: str | None = None) -> list[Flagge
     return [FlaggedChunk(**row._mapping) for row in session.execute(query)]
 
 
+HIDDEN_EXCERPT_CHARS = 200  # how much of each hidden run the catalog keeps (`chars` counts all)
+
+
 def replace_hidden_text(session: Session, key: str, hidden: Sequence[HiddenText]) -> int:
     """Replace the record of a manual's hidden text (left out of its extracted text at
     ingest); return how many runs it lists."""
@@ -401,7 +404,7 @@ def replace_hidden_text(session: Session, key: str, hidden: Sequence[HiddenText]
                     "manual_id": manual_id,
                     "page": h.page,
                     "reason": h.reason,
-                    "excerpt": h.text[:EXCERPT_CHARS],
+                    "excerpt": h.text[:HIDDEN_EXCERPT_CHARS],
                     "chars": len(h.text),
                 }
                 for h in hidden
