@@ -118,17 +118,20 @@ class PassageInfo:
 
 @dataclass(frozen=True)
 class _Words:
-    """The content words of every unit and passage context, read once per question."""
+    """The content words of every unit and passage context, and the kinds of quantity
+    each unit states a figure in, read once per question."""
 
     units: list[set[str]]
     contexts: list[set[str]]
     weights: t.TermWeights  # IDF over the units
+    measures: list[set[str]]  # per unit (`text.measures_in`)
 
     @classmethod
     def of(cls, units: Sequence[AnswerUnit], passages: Sequence[PassageInfo]) -> _Words:
         unit_terms = [set(t.content_terms(u.text)) for u in units]
         contexts = [set(t.content_terms(p.context)) for p in passages]
-        return cls(unit_terms, contexts, t.TermWeights(unit_terms))
+        measures = [t.measures_in(u.text) for u in units]
+        return cls(unit_terms, contexts, t.TermWeights(unit_terms), measures)
 
 
 def unit_features(
@@ -148,7 +151,9 @@ def unit_features(
     unit_terms, context_terms, weights = words.units, words.contexts, words.weights
     cosines = unit_vectors @ question_vector if len(units) else np.zeros(0)
     out = []
-    for unit, terms, cosine in zip(units, unit_terms, cosines, strict=True):
+    for unit, terms, measures, cosine in zip(
+        units, unit_terms, words.measures, cosines, strict=True
+    ):
         passage = passages[unit.passage]
         shown = unit.shown
         out.append(
@@ -158,7 +163,7 @@ def unit_features(
                 "passage_rank": 1.0 / (1 + unit.passage),
                 "term_coverage": weights.coverage(asked, terms),
                 "context_coverage": weights.coverage(asked, context_terms[unit.passage] - terms),
-                "measure_match": float(bool(asked_measures & t.measures_in(unit.text))),
+                "measure_match": float(bool(asked_measures & measures)),
                 "number": float(wants_number and bool(t.numbers(unit.text))),
                 "procedure": float(wants_steps and (unit.kind == "step" or shown != unit.text)),
                 "code_match": float(bool(asked_codes & t.codes(shown))),
@@ -189,7 +194,8 @@ def gather(
         # A question only a figure can answer ("how heavy") is answered by the units that
         # state one of that kind whenever there are such units, however the others score;
         # only they are rivals.
-        stating = [c for c in candidates if asked & t.measures_in(c.unit.text)]
+        measures_of = {id(u): m for u, m in zip(units, words.measures, strict=True)}
+        stating = [c for c in candidates if asked & measures_of[id(c.unit)]]
         rivals = stating or candidates
         chosen = {id(c) for c in stating}
         candidates = stating + [c for c in candidates if id(c) not in chosen]
@@ -218,9 +224,7 @@ def gather(
         "missing_number": float(bool(t.numbers(question) - stated)),
     }
     if asked:  # most questions ask for no figure: the passages are read for measures only then
-        asked -= set().union(
-            *(t.measures_in(u.text) for u in units), *(t.measures_in(p.context) for p in passages)
-        )
+        asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
     held_text = compact(
         " ".join([*(u.text for u in units), *(f"{p.context} {p.label}" for p in passages)])
     )

@@ -155,12 +155,12 @@ def _lines(text: str) -> list[str | _Cells]:
     return [line for line in out if line]
 
 
-def _splits_a_row(cells: tuple[str, ...], start: int, end: int) -> bool:
-    """Whether the window `cells[start:end]` cuts a label from its figure. In a table of
-    labels and figures ("Weight", "4.1 kg", "Power cord length", "1.8 m") a label follows
-    a figure only where a new row starts, so a window may neither end on such a label nor
-    start on a figure whose label precedes it."""
-    has_figure = [bool(_DIGIT_RE.search(c)) for c in cells]
+def _splits_a_row(has_figure: list[bool], start: int, end: int) -> bool:
+    """Whether the window of cells `start:end` cuts a label from its figure (`has_figure`:
+    per cell, whether it holds a digit). In a table of labels and figures ("Weight",
+    "4.1 kg", "Power cord length", "1.8 m") a label follows a figure only where a new row
+    starts, so a window may neither end on such a label nor start on a figure whose label
+    precedes it."""
     ends_on_label = not has_figure[end - 1] and has_figure[end - 2]
     starts_on_figure = start > 0 and has_figure[start] and not has_figure[start - 1]
     return ends_on_label or starts_on_figure
@@ -171,6 +171,7 @@ def _cell_rows(cells: tuple[str, ...]) -> list[str]:
     reads as a row by itself; none that ends inside brackets or cuts a label from its
     figure), in reading order."""
     rows = []
+    has_figure = [bool(_DIGIT_RE.search(c)) for c in cells]
     for start in range(len(cells)):
         for width in range(1, ROW_CELLS + 1):
             if start + width > len(cells):
@@ -181,7 +182,7 @@ def _cell_rows(cells: tuple[str, ...]) -> list[str]:
             if width == 1:
                 if len(row.split()) >= MIN_WORDS:
                     rows.append(row)
-            elif not _splits_a_row(cells, start, start + width):
+            elif not _splits_a_row(has_figure, start, start + width):
                 rows.append(row)
     return rows
 
