@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import Engine, literal, select
+from sqlalchemy import Engine, bindparam, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,15 @@ from sql.models import ApiKey, GovernanceVersion
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+# Built once: a request then pays for neither constructing nor cache-keying them.
+_VERSION = select(GovernanceVersion.version).where(GovernanceVersion.id == 1)
+_VERSION_AND_KEY = (
+    select(_VERSION.scalar_subquery(), ApiKey)
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(ApiKey, ApiKey.key_id == bindparam("key_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -70,18 +79,12 @@ class CatalogAccess:
         return self._once_more_if_dropped(lambda: self._read(key_id))
 
     def _read(self, key_id: str | None) -> tuple[CatalogView, ApiKey | None]:
-        version = select(GovernanceVersion.version).where(GovernanceVersion.id == 1)
         with Session(self._engine) as session:
             if key_id is None:
-                current, row = session.scalar(version), None
+                current, row = session.scalar(_VERSION), None
             else:
-                one = select(literal(1).label("one")).subquery()
-                query = (
-                    select(version.scalar_subquery(), ApiKey)
-                    .select_from(one)
-                    .outerjoin(ApiKey, ApiKey.key_id == key_id)
-                )
-                current, row = session.execute(query).one()._tuple()
+                found = session.execute(_VERSION_AND_KEY, {"key_id": key_id})
+                current, row = found.one()._tuple()
             return CatalogView(current, self._withheld_under(session, current)), row
 
     def visible_manual_keys(

@@ -1,8 +1,9 @@
 """Usage and audit rows of API requests, written off the request path in batches.
 
 A request only queues its rows (each stamped with the moment it was queued); one thread
-writes whatever has queued since its last write in one transaction. Under load the
-batches grow, so the catalog sees one commit for many requests. `close()` writes
+writes them in one transaction per batch: a batch gathers for up to `LINGER_S` after its
+first row (a `flush()` or `close()` cuts that short), so the catalog sees one commit for
+many requests even when they come one after another. `close()` writes
 everything still queued before it returns, so a graceful stop loses nothing; a crash
 loses at most the rows queued since the last write.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,12 +22,12 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from manualqa.usage import LLMCall
-from sql.db import session_scope
 from sql.models import AuditLog, LLMCallRecord
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 1.0
+LINGER_S = 0.1  # a batch gathers this long after its first row
 
 
 @dataclass(frozen=True)
@@ -81,20 +83,23 @@ class LedgerWriter:
         stopping = False
         while not stopping:
             pending = bool(self._calls or self._audits)
-            try:
-                items = [self._queue.get(timeout=RETRY_AFTER_S if pending else None)]
-            except queue.Empty:
-                items = []
-            while not self._queue.empty():
-                items.append(self._queue.get_nowait())
-            for item in items:
+            timeout: float | None = RETRY_AFTER_S if pending else None
+            deadline = None
+            while True:
+                try:
+                    item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    break
                 if isinstance(item, _Flush):
                     waiting.append(item.done)
-                elif item is _STOP:
+                    break
+                if item is _STOP:
                     stopping = True
-                else:
-                    model, row = item
-                    (self._calls if model is LLMCallRecord else self._audits).append(row)
+                    break
+                model, row = item
+                (self._calls if model is LLMCallRecord else self._audits).append(row)
+                deadline = deadline or time.monotonic() + LINGER_S
+                timeout = max(deadline - time.monotonic(), 0.0)
             if self._write() or stopping:
                 for done in waiting:
                     done.set()
@@ -106,11 +111,11 @@ class LedgerWriter:
         if not (self._calls or self._audits):
             return True
         try:
-            with session_scope(self._engine) as session:
+            with self._engine.begin() as connection:  # Core: no ORM unit of work per row
                 if self._calls:
-                    session.execute(insert(LLMCallRecord), self._calls)
+                    connection.execute(insert(LLMCallRecord), self._calls)
                 if self._audits:
-                    session.execute(insert(AuditLog), self._audits)
+                    connection.execute(insert(AuditLog), self._audits)
         except Exception:
             log.exception(
                 "ledger: writing %d usage and %d audit rows failed; still queued",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -287,6 +287,18 @@ def check_points(manual_key: str, points: list[IndexPoint], dimension: int) -> N
         )
 
 
-def cosine(a: np.ndarray, b: list[float] | np.ndarray) -> float:
-    value = float(np.dot(a, np.asarray(b, dtype=np.float32)))
-    return value if math.isfinite(value) else 0.0
+def named_vector(vector: object, name: str) -> Sequence[float]:
+    """Vector `name` of a point read back with its named vectors."""
+    if not isinstance(vector, dict) or name not in vector:
+        raise ValueError(f"the point was read without its {name!r} vector")
+    row: Sequence[float] = vector[name]
+    return row
+
+
+def cosines(query: np.ndarray, rows: Sequence[Sequence[float]]) -> list[float]:
+    """The cosine between unit vector `query` and each unit-length row (0.0 where the
+    product is not finite)."""
+    if not rows:
+        return []
+    values = np.asarray(rows, dtype=np.float32) @ query
+    return [float(v) if math.isfinite(v) else 0.0 for v in values]

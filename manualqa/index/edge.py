@@ -31,7 +31,8 @@ from manualqa.index.base import (
     PublishResult,
     SearchFilters,
     check_embedding,
-    cosine,
+    cosines,
+    named_vector,
 )
 from manualqa.index.delta_log import Change, DeltaLog, LogState
 
@@ -302,20 +303,23 @@ class EdgeReader:
                 ),
             ],
             query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stubs omit Rrf
-            with_payload=True,
-            with_vector=[DENSE],
+            with_payload=False,  # read below for the top_k only: payloads are most of the cost
+            with_vector=False,
         )
-        with self._lock:
+        with self._lock:  # one lock for both reads: the top ids and their payloads agree
             assert self._shard is not None
-            points, version = self._shard.query(request), self.version
-        # RRF gives equal scores to points ranked alike in the two lists, and Edge returns
-        # such ties in no fixed order: order them by point id, so the same query always gets
-        # the same passages in the same order (and an answer cache can recognise it).
-        points = sorted(points, key=lambda p: (-float(p.score), str(p.id)))[: query.top_k]
-        hits = []
-        for p in points:
-            vectors = p.vector if isinstance(p.vector, dict) else {}
-            hits.append(Hit.from_payload(p.payload or {}, cosine(query.dense, vectors[DENSE])))  # type: ignore[arg-type]
+            fused, version = self._shard.query(request), self.version
+            # RRF gives equal scores to points ranked alike in the two lists, and Edge
+            # returns such ties in no fixed order: order them by point id, so the same query
+            # always gets the same passages in the same order (an answer cache relies on it).
+            top = sorted(fused, key=lambda p: (-float(p.score), str(p.id)))[: query.top_k]
+            records = self._shard.retrieve(
+                [p.id for p in top], with_payload=True, with_vector=[DENSE]
+            )
+        by_id = {str(r.id): r for r in records}
+        ordered = [by_id[str(p.id)] for p in top]
+        scores = cosines(query.dense, [named_vector(r.vector, DENSE) for r in ordered])
+        hits = (Hit.from_payload(r.payload or {}, s) for r, s in zip(ordered, scores, strict=True))
         return Hits(hits, version)
 
 

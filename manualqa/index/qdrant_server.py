@@ -35,7 +35,8 @@ from manualqa.index.base import (
     SearchFilters,
     check_embedding,
     check_points,
-    cosine,
+    cosines,
+    named_vector,
 )
 
 log = logging.getLogger(__name__)
@@ -376,11 +377,10 @@ class QdrantAliasReader:
             with_payload=True,
             with_vectors=[DENSE],
         )
-        hits = []
-        for point in result.points:
-            vectors = point.vector if isinstance(point.vector, dict) else {}
-            hits.append(Hit.from_payload(point.payload or {}, cosine(query.dense, vectors[DENSE])))  # type: ignore[arg-type]
-        return hits
+        scores = cosines(query.dense, [named_vector(p.vector, DENSE) for p in result.points])
+        return [
+            Hit.from_payload(p.payload or {}, s) for p, s in zip(result.points, scores, strict=True)
+        ]
 
 
 def _manual_filter(manual_key: str) -> models.Filter:
