@@ -25,10 +25,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import numpy as np
 from pydantic import SecretStr
 
+from bench.client import ClientError, Connection
 from bench.serve import ServedApi, served_api
 from evals.golden import load_golden_set
 from manualqa.chunking import chunk_manual, embedding_text
@@ -130,34 +130,37 @@ async def load(api: ServedApi, questions: list[str], concurrency: int, requests:
     first_error = ""
     queue = [questions[i % len(questions)] for i in range(requests)]
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(connection: Connection) -> None:
         nonlocal errors, first_error
         while queue:
             q = queue.pop()
             started = time.perf_counter()
             try:
-                r = await client.post("/v1/search", json={"query": q, "top_k": TOP_K})
-                if r.status_code != 200:
+                r = await connection.post_json("/v1/search", {"query": q, "top_k": TOP_K})
+                if r.status != 200:
                     errors += 1
-                    first_error = first_error or f"{r.status_code} {r.text[:200]}"
-            except httpx.HTTPError as exc:
+                    first_error = first_error or f"{r.status} {r.body[:200]!r}"
+            except ClientError as exc:
                 errors += 1
-                first_error = first_error or repr(exc)
+                first_error = first_error or str(exc)
             latencies.append(time.perf_counter() - started)
 
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=api.base_url, headers=api.headers, timeout=60, limits=limits
-    ) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    connections = [Connection(api.base_url, api.headers) for _ in range(concurrency)]
+    started = time.perf_counter()
+    client_cpu = time.process_time()
+    try:
+        await asyncio.gather(*(worker(c) for c in connections))
+    finally:
+        for c in connections:
+            await c.close()
+    elapsed = time.perf_counter() - started
     return {
         "concurrency": concurrency,
         "requests": requests,
         "errors": errors,
         "first_error": first_error,
         "requests_per_s": round(requests / elapsed, 1),
+        "client_cpu_ms_per_request": round((time.process_time() - client_cpu) / requests * 1000, 3),
         **_percentiles(latencies),
     }
 
