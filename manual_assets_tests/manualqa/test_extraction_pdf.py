@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from reportlab.pdfgen import canvas
 
 from manual_assets_tests.manualqa.conftest import Line, PdfSpec, make_ref
 from manualqa.documents import ExtractedManual, TextBlock
-from manualqa.extraction import ExtractionError, extract_manual
+from manualqa.extraction import ExtractionError, extract_manual, pdf
 
 Builder = Callable[[PdfSpec], bytes]
 
@@ -325,3 +326,60 @@ def test_corpus_pdf_without_outline_gets_sections_from_heading_type(corpus_dir: 
     assert all(b.page is not None and 1 <= b.page <= 86 for b in doc.blocks)
     pages = [b.page or 0 for b in doc.blocks]
     assert pages == sorted(pages)
+
+
+def _long_manual(pdf_builder: Builder, pages: int) -> bytes:
+    """`pages` pages, each with a heading in a larger font and words of its own (a line
+    that recurs on most pages, digits aside, would be dropped as a running header)."""
+
+    def word(n: int, i: int) -> str:
+        return "".join(chr(97 + (n * 7 + i * 3 + k) % 26) for k in range(5))
+
+    return pdf_builder(
+        PdfSpec(
+            pages=[
+                [
+                    Line(f"{n} The {word(n, 0)} dial", 16, bold=True),
+                    f"Turn the {word(n, 1)} dial to the {word(n, 2)} mark.",
+                ]
+                for n in range(1, pages + 1)
+            ],
+            title=TITLE,
+        )
+    )
+
+
+def test_worker_extracts_every_page_from_the_end_as_this_process_would(pdf_builder):
+    data = _long_manual(pdf_builder, 12)
+    reader = pdf.open_pdf(data)
+    here = [pdf.extract_page(reader, n, with_fonts=True) for n in range(1, 13)]
+    with pdf._worker_from_the_end(data, 12, with_fonts=True) as from_end:
+        deadline = time.monotonic() + 60
+        while len(from_end) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(from_end) == list(range(1, 13))
+        assert [from_end[n] for n in range(1, 13)] == here
+
+
+def test_long_pdf_is_extracted_from_both_ends_like_one_process(pdf_builder):
+    data = _long_manual(pdf_builder, pdf.PARALLEL_MIN_PAGES + 6)
+    ref = make_ref("long.pdf")
+    one_process = pdf.extract_pdf(data, ref, two_ends=False)
+    assert pdf.extract_pdf(data, ref) == one_process
+    assert {b.page for b in one_process.blocks} == set(range(1, pdf.PARALLEL_MIN_PAGES + 7))
+
+
+def test_a_worker_that_fails_leaves_the_pages_to_this_process(pdf_builder, monkeypatch, caplog):
+    data = _long_manual(pdf_builder, pdf.PARALLEL_MIN_PAGES)
+    ref = make_ref("long.pdf")
+    monkeypatch.setattr(pdf.sys, "executable", "/bin/false")  # the worker exits 1 at once
+    with caplog.at_level("WARNING", logger=pdf.__name__):
+        extracted = pdf.extract_pdf(data, ref)
+    assert "the PDF page worker exited with 1" in caplog.text
+    assert extracted == pdf.extract_pdf(data, ref, two_ends=False)
+
+
+def test_real_long_manual_extracts_from_both_ends_like_one_process(corpus_dir):
+    name = "mchf_transceiver_operators_manual.pdf"  # 86 pages, headings from font sizes
+    data, ref = (corpus_dir / name).read_bytes(), make_ref(name)
+    assert pdf.extract_pdf(data, ref) == pdf.extract_pdf(data, ref, two_ends=False)

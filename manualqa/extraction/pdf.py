@@ -51,11 +51,19 @@ text around it stays citable.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import io
+import json
 import logging
 import math
+import os
 import re
+import subprocess
+import sys
+import tempfile
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +81,7 @@ from manualqa.extraction import (
 )
 from manualqa.extraction.pdf_hidden import split_hidden_text
 
-__all__ = ["clean_page_texts", "extract_pdf"]
+__all__ = ["PageText", "clean_page_texts", "extract_page", "extract_pdf", "open_pdf"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,9 @@ HEADING_SIZE_MIN_DELTA = 1.0
 HEADING_MAX_WORDS = 18
 HEADING_MAX_CHARS = 120
 HEADINGS_PER_PAGE_MAX = 12
+# From this many pages, a worker process extracts the second half: starting it (a fresh
+# interpreter importing pypdf and opening the PDF) costs about what a few pages do.
+PARALLEL_MIN_PAGES = 24
 
 _CHAR_FIXES = str.maketrans(
     {
@@ -128,20 +139,21 @@ class _Heading:
     optional: bool  # heuristic headings are dropped when not found in the text
 
 
-def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
+def extract_pdf(data: bytes, ref: ManualRef, *, two_ends: bool = True) -> ExtractedManual:
     """Extract a PDF manual page by page with its sections (see the module docstring).
 
     `TextBlock.page` is the 1-based physical page; `page_label` is set only when
     the PDF declares page labels. The title is the PDF's /Title metadata when it
     looks like a title (not a file name), else `ref.title`. `hidden` holds the text a
-    reader cannot see, which the blocks leave out.
+    reader cannot see, which the blocks leave out. `two_ends=False` keeps a long PDF in
+    this process (see `_extract_pages`; the result is the same).
 
     Raises:
         ExtractionError: not a PDF, truncated or corrupt, encrypted with a
             password, no pages, a page whose text cannot be extracted, or no text
             layer at all (scanned images).
     """
-    reader = _open(data)
+    reader = open_pdf(data)
     try:
         page_count = len(reader.pages)
     except Exception as exc:
@@ -151,7 +163,7 @@ def extract_pdf(data: bytes, ref: ManualRef) -> ExtractedManual:
     title = _metadata_title(reader) or ref.title
     labels = _page_labels(reader, page_count)
     outline = _outline_headings(reader, page_count)
-    raw_pages, runs, hidden = _extract_pages(reader, with_fonts=not outline)
+    raw_pages, runs, hidden = _extract_pages(reader, data, not outline, two_ends)
     pages = clean_page_texts(raw_pages)
     if not any(has_words(text) for text in pages):
         raise ExtractionError(
@@ -177,7 +189,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def _open(data: bytes) -> PdfReader:
+def open_pdf(data: bytes) -> PdfReader:
     if b"%PDF-" not in data[:1024]:
         raise ExtractionError("not a PDF: the file does not start with a %PDF- header")
     if b"%%EOF" not in data[-4096:]:
@@ -285,37 +297,125 @@ def _destination_page(reader: PdfReader, item: Any, page_count: int) -> int | No
     return int(page)
 
 
+@dataclass(frozen=True)
+class PageText:
+    """One page's visible text, its (font size, text) runs, and its hidden text."""
+
+    text: str
+    runs: list[tuple[float, str]]
+    hidden: list[HiddenText]
+
+
 def _extract_pages(
-    reader: PdfReader, *, with_fonts: bool
+    reader: PdfReader, data: bytes, with_fonts: bool, two_ends: bool
 ) -> tuple[list[str], list[list[tuple[float, str]]], list[HiddenText]]:
     """Each page's visible text, its (font size, text) runs when `with_fonts`, and the
-    text a reader cannot see, which is left out of the page's text."""
-    texts: list[str] = []
-    runs: list[list[tuple[float, str]]] = []
-    hidden: list[HiddenText] = []
-    for number, page in enumerate(reader.pages, start=1):
-        page_runs: list[tuple[float, str]] = []
-        try:
-            streams = split_hidden_text(page)
-            for reason, stream in streams.hidden.items():
-                removed = collapse_spaces(_stream_text(page, stream).translate(_CHAR_FIXES))
-                if removed:
-                    hidden.append(HiddenText(number, reason, removed))
-            visitor = _FontSizeVisitor(page_runs) if with_fonts else None
-            text = _stream_text(page, streams.visible, visitor)
-        except Exception as exc:
-            raise ExtractionError(
-                f"text extraction failed on page {number}: {_describe(exc)}"
-            ) from exc
-        texts.append(text)
-        runs.append(page_runs)
+    text a reader cannot see, which is left out of the page's text.
+
+    With `two_ends`, a PDF of `PARALLEL_MIN_PAGES` pages or more, on a machine with two
+    CPUs or more, is
+    extracted from both ends: this process from the first page on, a worker process
+    (`pdf_worker`) from the last page back, until they meet. Pages are independent, so
+    the result is the one a single process gives, and however their costs are spread
+    over the document both processes stay busy to the end.
+    """
+    page_count = len(reader.pages)
+    pages: list[PageText] = []
+    if not two_ends or page_count < PARALLEL_MIN_PAGES or len(os.sched_getaffinity(0)) < 2:
+        pages = [extract_page(reader, n, with_fonts=with_fonts) for n in range(1, page_count + 1)]
+    else:
+        with _worker_from_the_end(data, page_count, with_fonts) as from_end:
+            for number in range(1, page_count + 1):
+                if number in from_end:
+                    break
+                pages.append(extract_page(reader, number, with_fonts=with_fonts))
+            here = len(pages)
+            pages += [from_end[n] for n in range(here + 1, page_count + 1)]
+        log.debug("%d of %d pages came from the worker", page_count - here, page_count)
+    hidden = [h for page in pages for h in page.hidden]
     if hidden:
         log.warning(
             "left out %d runs of hidden text on pages %s",
             len(hidden),
             sorted({h.page for h in hidden}),
         )
-    return texts, runs, hidden
+    return [p.text for p in pages], [p.runs for p in pages], hidden
+
+
+def extract_page(reader: PdfReader, number: int, *, with_fonts: bool) -> PageText:
+    """Page `number` (1-based) of `_extract_pages`."""
+    page = reader.pages[number - 1]
+    runs: list[tuple[float, str]] = []
+    hidden: list[HiddenText] = []
+    try:
+        streams = split_hidden_text(page)
+        for reason, stream in streams.hidden.items():
+            removed = collapse_spaces(_stream_text(page, stream).translate(_CHAR_FIXES))
+            if removed:
+                hidden.append(HiddenText(number, reason, removed))
+        visitor = _FontSizeVisitor(runs) if with_fonts else None
+        text = _stream_text(page, streams.visible, visitor)
+    except Exception as exc:
+        raise ExtractionError(f"text extraction failed on page {number}: {_describe(exc)}") from exc
+    return PageText(text, runs, hidden)
+
+
+@contextlib.contextmanager
+def _worker_from_the_end(
+    data: bytes, page_count: int, with_fonts: bool
+) -> Iterator[dict[int, PageText]]:
+    """Starts `python -m manualqa.extraction.pdf_worker` on `data` and yields the pages
+    it has extracted so far (page number -> page), filled in by a thread as they arrive,
+    last page first; on exit the worker is stopped. A fresh interpreter importing only
+    the extractor starts in about 0.2 s, where a spawned multiprocessing worker would
+    first import the caller's whole program (a Dagster step, a benchmark).
+
+    A page the worker cannot extract stops it there: this process meets that page and
+    raises the error itself. A worker that fails otherwise only leaves this process
+    more pages to do; its error output is logged.
+    """
+    command = [
+        sys.executable, "-m", "manualqa.extraction.pdf_worker",
+        str(page_count), "fonts" if with_fonts else "text",
+    ]  # fmt: skip
+    done: dict[int, PageText] = {}
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
+        ) as process,
+    ):
+        feeder = threading.Thread(target=_feed, args=(process, data), daemon=True)
+        collector = threading.Thread(target=_collect, args=(process, done), daemon=True)
+        feeder.start()
+        collector.start()
+        try:
+            yield done
+        finally:
+            if process.poll() is None:
+                process.kill()  # the pages it is on now are already extracted here
+            feeder.join()
+            collector.join()
+            if process.wait() > 0:
+                errors.seek(0)
+                tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
+                log.warning("the PDF page worker exited with %d: %s", process.returncode, tail)
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes) -> None:
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError), process.stdin as stdin:
+        stdin.write(data)
+
+
+def _collect(process: subprocess.Popen[bytes], done: dict[int, PageText]) -> None:
+    """Reads the worker's pages, one JSON line each, into `done`."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        page = json.loads(line)
+        runs = [(float(size), str(text)) for size, text in page["runs"]]
+        hidden = [HiddenText(**h) for h in page["hidden"]]
+        done[int(page["number"])] = PageText(page["text"], runs, hidden)
 
 
 def _stream_text(
