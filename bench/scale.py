@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import psutil
 from pydantic import SecretStr
 
 from bench.client import ClientError, Connection
@@ -166,16 +167,15 @@ async def load(api: ServedApi, questions: list[str], concurrency: int, requests:
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    """Resident memory of the API: the uvicorn process and its workers."""
+    root = psutil.Process(pid)
+    return round(sum(p.memory_info().rss for p in [root, *root.children()]) / 2**20, 1)
 
 
 def serve_and_measure(
-    settings: Settings, env: dict[str, str], questions: list[str], requests: int
+    settings: Settings, env: dict[str, str], questions: list[str], requests: int, workers: int
 ) -> dict:
-    with served_api(settings, extra_env=env, ready_timeout_s=1800) as api:
+    with served_api(settings, workers, extra_env=env, ready_timeout_s=1800) as api:
         asyncio.run(load(api, questions, 4, len(questions)))  # warm caches and connections
         runs = [asyncio.run(load(api, questions, c, requests)) for c in (1, 8, 32)]
         return {"ready_s": api.ready_s, "api_rss_mb": _rss_mb(api.pid), "runs": runs}
@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["edge", "postgres"])
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--requests", type=int, default=400, help="per concurrency level")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     settings = get_settings()
     corpus = args.corpus or settings.resolve(settings.sources.folder.path)
@@ -257,11 +258,14 @@ def _measure_sizes(
                 "MANUALQA_INDEX__PATH": f"index-{size}",
                 "MANUALQA_INDEX__COLLECTION": collection,
             }
-            measured = serve_and_measure(index_settings, env, questions, args.requests)
+            measured = serve_and_measure(
+                index_settings, env, questions, args.requests, args.workers
+            )
             report["results"].append(  # type: ignore[attr-defined]
                 {
                     "size": size,
                     "backend": backend,
+                    "workers": args.workers,
                     "build_s": build_s,
                     "numpy_dense_top8": baseline,
                     "index_in_process": in_process,
