@@ -7,8 +7,9 @@ the index swapped under it (that phase must have zero failed requests).
     MANUALQA_DATA_DIR=var/shared MANUALQA_SOURCES__FOLDER__PATH=../shared/corpus \\
     MANUALQA_EVALS__GOLDEN_SET=evals/golden_shared_corpus.yaml python -m bench.load
 
-Needs a materialized index for the configured data dir. The load generator runs on the
-same machine as the server, so on a small machine the figures include its CPU use too.
+Needs a materialized index for the configured data dir. The load generator (`bench.client`)
+runs on the same machine as the server, so on a small machine the figures include its CPU
+use too.
 Exits 1 when the swap phase had a failed request or saw no new index version.
 """
 
@@ -23,8 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import httpx
-
+from bench.client import ClientError, Connection
 from bench.serve import ServedApi, served_api
 from evals.golden import load_golden_set
 from manualqa.config import Settings, get_settings
@@ -74,7 +74,6 @@ async def _load(
     tally = Tally()
     body = ENDPOINTS[path]
     deadline = time.monotonic() + until if isinstance(until, float) else None
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     def going() -> bool:
         if deadline is not None:
@@ -82,28 +81,33 @@ async def _load(
         assert isinstance(until, threading.Event)
         return not until.is_set()
 
-    async def client_loop(client: httpx.AsyncClient, offset: int) -> None:
+    async def client_loop(connection: Connection, offset: int) -> None:
         n = offset
         while going():
             question = questions[n % len(questions)]
             n += concurrency
             started = time.perf_counter()
             try:
-                response = await client.post(path, json=body(question), headers=api.headers)
-            except httpx.HTTPError as exc:
-                tally.errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                response = await connection.post_json(path, body(question))
+            except ClientError as exc:
+                tally.errors.append(str(exc)[:200])
                 continue
-            if response.status_code != 200:
-                tally.errors.append(f"{response.status_code}: {response.text[:200]}")
+            if response.status != 200:
+                tally.errors.append(f"{response.status}: {response.body[:200]!r}")
                 continue
             tally.latencies.append(time.perf_counter() - started)
-            version = response.json().get("index_version")
+            reply = response.json()
+            version = reply.get("index_version") if isinstance(reply, dict) else None
             if version:
                 tally.versions.add(version)
 
+    connections = [Connection(api.base_url, api.headers) for _ in range(concurrency)]
     started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=api.base_url, timeout=60, limits=limits) as client:
-        await asyncio.gather(*(client_loop(client, i) for i in range(concurrency)))
+    try:
+        await asyncio.gather(*(client_loop(c, i) for i, c in enumerate(connections)))
+    finally:
+        for c in connections:
+            await c.close()
     tally.wall_s = time.perf_counter() - started
     return tally
 
@@ -164,7 +168,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     settings = get_settings()
     golden = load_golden_set(settings.resolve(settings.evals.golden_set))
     questions = [q.question for q in golden]
-    manual = args.manual or next(q.manual_key for q in golden if q.answerable)
+    manual = args.manual or next(q.manual_key for q in golden if q.answerable and q.manual_key)
+    assert isinstance(manual, str)
     report: dict[str, object] = {
         "data_dir": str(settings.resolve(settings.data_dir)),
         "workers": args.workers,
