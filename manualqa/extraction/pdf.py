@@ -91,8 +91,8 @@ HEADING_SIZE_MIN_DELTA = 1.0
 HEADING_MAX_WORDS = 18
 HEADING_MAX_CHARS = 120
 HEADINGS_PER_PAGE_MAX = 12
-# From this many pages, a worker process extracts the second half: starting it (a fresh
-# interpreter importing pypdf and opening the PDF) costs about what a few pages do.
+# From this many pages, a worker process extracts pages from the end: starting it (a
+# fresh interpreter importing pypdf and opening the PDF) costs about what a few pages do.
 PARALLEL_MIN_PAGES = 24
 
 _CHAR_FIXES = str.maketrans(
@@ -313,11 +313,10 @@ def _extract_pages(
     text a reader cannot see, which is left out of the page's text.
 
     With `two_ends`, a PDF of `PARALLEL_MIN_PAGES` pages or more, on a machine with two
-    CPUs or more, is
-    extracted from both ends: this process from the first page on, a worker process
-    (`pdf_worker`) from the last page back, until they meet. Pages are independent, so
-    the result is the one a single process gives, and however their costs are spread
-    over the document both processes stay busy to the end.
+    CPUs or more, is extracted from both ends: this process from the first page on, a
+    worker process (`pdf_worker`) from the last page back, until they meet. Pages are
+    independent, so the result is the one a single process gives, and however their
+    costs are spread over the document both processes stay busy to the end.
     """
     page_count = len(reader.pages)
     pages: list[PageText] = []
