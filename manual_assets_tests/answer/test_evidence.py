@@ -114,3 +114,23 @@ def test_a_question_only_a_figure_answers_is_answered_by_a_figure():
     assert heavy.confidence_features["lead"] == 1.0  # no other unit states a weight
     carry = gather("How do I carry it?", units, vectors, question, passages, RANKER, CONFIDENCE)
     assert carry.candidates[0].unit.text.startswith("Carry")
+
+
+def test_a_page_retrieved_several_times_counts_its_hits():
+    import math
+
+    from manualqa.answer.evidence import _Words, unit_features
+
+    passages = [
+        PassageInfo(0.5, "Maintenance", "manual-a", (15, 15), "6.1 Maintenance schedule"),
+        PassageInfo(0.5, "Filter", "manual-a", (16, 17), "6.3 Replacing the filter"),
+        PassageInfo(0.5, "Filter", "manual-a", (17, 17), "6.3 Replacing the filter"),
+        PassageInfo(0.5, "Filter", "manual-b", (17, 17), "6.3 Replacing the filter"),
+    ]
+    units = [_unit(i, f"unit {i} of the manual") for i in range(len(passages))]
+    vectors = np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (len(units), 1))
+    words = _Words.of(units, passages)
+    features = unit_features("what is it", units, vectors, vectors[0], passages, words)
+    # Pages 16-17 and 17 of manual-a overlap; manual-b's page 17 is another place.
+    assert [f["place_hits"] for f in features] == [0.0, math.log(2), math.log(2), 0.0]
+

@@ -2,11 +2,12 @@
 
 A unit's score is a linear model over features that hold for any question and manual:
 how close its embedding is to the question's, how much of the question's rarer words it
-holds, how well its passage was retrieved, and whether it is the kind of text the
-question asks for (a number with the asked-for unit, a procedure, the code the question
-names). The answer's confidence is a logistic model over the best unit's features and
-its lead over the runner-up. Both models' weights are fitted on the development
-questions by `python -m evals calibrate` and live in the configuration.
+holds, how well its passage was retrieved (and how many times its page was), and whether
+it is the kind of text the question asks for (a number with the asked-for unit, a
+procedure, the code the question names). The answer's confidence is a logistic model
+over the best unit's features and its lead over the runner-up.
+Both models' weights are fitted on the development questions by `python -m evals
+calibrate` and live in the configuration.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FEATURES = (
     "procedure",  # a procedure is asked and the unit is part of one
     "code_match",  # the unit holds a code (E21, AC-200) the question names
     "short",  # the unit has fewer than five words
+    "place_hits",  # log of how many retrieved passages point at the unit's place
 )
 CONFIDENCE_FEATURES = (
     "score",  # the best unit's score
@@ -150,6 +152,9 @@ def unit_features(
     wants_steps = t.asks_procedure(question)
     unit_terms, context_terms, weights = words.units, words.contexts, words.weights
     cosines = unit_vectors @ question_vector if len(units) else np.zeros(0)
+    # A page the search returns several times (overlapping chunks, or the same page found
+    # by both its text and its section) is more likely the one that answers.
+    place_hits = [math.log(sum(p.same_place(o) for o in passages)) for p in passages]
     out = []
     for unit, terms, measures, cosine in zip(
         units, unit_terms, words.measures, cosines, strict=True
@@ -168,6 +173,7 @@ def unit_features(
                 "procedure": float(wants_steps and (unit.kind == "step" or shown != unit.text)),
                 "code_match": float(bool(asked_codes & t.codes(shown))),
                 "short": float(len(unit.text.split()) < SHORT_WORDS),
+                "place_hits": place_hits[unit.passage],
             }
         )
     return out
