@@ -134,3 +134,20 @@ def test_a_page_retrieved_several_times_counts_its_hits():
     # Pages 16-17 and 17 of manual-a overlap; manual-b's page 17 is another place.
     assert [f["place_hits"] for f in features] == [0.0, math.log(2), math.log(2), 0.0]
 
+
+def test_an_abbreviation_no_passage_holds_is_missing():
+    from manualqa.answer.text import acronyms
+
+    assert acronyms("Which LTE modem fits? Do the LEDs blink? Is it OK?") == {"lte", "led", "ok"}
+    assert acronyms("Does the ESP32-POE have I2C?") == set()  # codes, not abbreviations
+    units = [_unit(0, "The two LEDs show the power and the Wi-Fi state.")]
+    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Indicators HS-5", "hs-5", (3, 3), "Indicators", "Nordlys")]
+
+    def missing(question: str) -> float:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        return evidence.confidence_features["missing_acronym"]
+
+    assert missing("What does the blinking LED mean?") == 0.0
+    assert missing("How do I tune in FM stations?") == 1.0
+    assert missing("What does the VOC icon mean?") == 1.0

@@ -5,7 +5,7 @@ how close its embedding is to the question's, how much of the question's rarer w
 holds, how well its passage was retrieved (and how many times its page was), and whether
 it is the kind of text the question asks for (a number with the asked-for unit, a
 procedure, the code the question names). The answer's confidence is a logistic model
-over the best unit's features and its lead over the runner-up.
+over the best unit's features, its lead over the runner-up and what the passages lack.
 Both models' weights are fitted on the development questions by `python -m evals
 calibrate` and live in the configuration.
 """
@@ -45,6 +45,7 @@ CONFIDENCE_FEATURES = (
     "missing_code",  # the question names a code no retrieved passage holds
     "coverage_all",  # IDF-weighted share of the question's words found in any passage
     "missing_number",  # the question states a number no retrieved passage holds
+    "missing_acronym",  # the question uses an all-capital word (VOC, HDMI) no passage holds
 )
 SHORT_WORDS = 5
 
@@ -218,6 +219,9 @@ def gather(
     stated = set().union(
         *(t.numbers(u.text) for u in units), *(t.numbers(p.context) for p in passages)
     )
+    held_words = set().union(
+        *(t.words(u.text) for u in units), *(t.words(f"{p.context} {p.label}") for p in passages)
+    )
     summary = {
         "score": best.score,
         "cosine": best.features["cosine"],
@@ -228,6 +232,7 @@ def gather(
         "missing_code": float(bool(asked_codes - held)),
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
+        "missing_acronym": float(bool(t.acronyms(question) - held_words)),
     }
     if asked:  # most questions ask for no figure: the passages are read for measures only then
         asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))

@@ -161,6 +161,21 @@ def names(question: str) -> set[str]:
     return {fold(word) for word in inside if len(word) >= 3}
 
 
+_ACRONYM_RE = re.compile(r"(?<![\w-])([A-Z]{2,}s?)(?![\w-])")
+
+
+def acronyms(text: str) -> set[str]:
+    """All-capital words (VOC, HDMI, LEDs), lower-cased and plural-folded as `words` reads
+    them: abbreviations that name a feature or a part. Codes mixing letters and digits
+    are `codes`."""
+    return {fold(a.lower()) for a in _ACRONYM_RE.findall(text)}
+
+
+def words(text: str) -> set[str]:
+    """Every lower-cased word of `text`, plural-folded."""
+    return {fold(w) for w in _WORD_RE.findall(text.lower())}
+
+
 def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
 
