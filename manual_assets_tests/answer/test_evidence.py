@@ -72,6 +72,10 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert unstated("How heavy is the RM-500?") == {"mass"}
     assert unstated("How much does the RM-500 weigh?") == {"mass"}
     assert unstated("How hot does the motor get?") == {"temperature"}
+    # A price is a figure too, and manuals rarely state one.
+    assert unstated("How much does a Mowbot RM-500 cost?") == {"money"}
+    assert measures_in("Spare blades: 9 blades for $19.90") == {"money"}
+    assert measures_in("Replacement filter 39 EUR") == {"money"}
 
 
 def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():

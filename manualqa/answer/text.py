@@ -189,9 +189,16 @@ def negated(text: str) -> bool:
     return _NEGATION_RE.search(text) is not None
 
 
+# A sum of money: a currency sign or code before or after the number.
+_MONEY_RE = re.compile(
+    r"[$€£¥]\s?\d|\d(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?|pounds sterling)\b",
+    re.IGNORECASE,
+)
+
+
 def measures_in(text: str) -> set[str]:
     """The kinds of quantity a text states with a number and a unit."""
-    found: set[str] = set()
+    found: set[str] = {"money"} if _MONEY_RE.search(text) else set()
     for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
         unit = match.group(1).lower()
         if len(unit) > 2 and "/" not in unit:
@@ -221,11 +228,12 @@ def units_named(question: str) -> set[str]:
 
 
 # Questions that can only be answered with a figure of one kind of quantity: how heavy,
-# how hot. Cues like "power" or "how long" also lead to answers in words, and sizes come
-# in units of every trade (HP, U, inches), so they are not here.
+# how hot, what it costs. Cues like "power" or "how long" also lead to answers in words,
+# and sizes come in units of every trade (HP, U, inches), so they are not here.
 _FIGURE_ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:weigh|weighs|weight|heavy)\b"), "mass"),
     (re.compile(r"\bhow (?:hot|cold)\b"), "temperature"),
+    (re.compile(r"\b(?:cost|costs|price|prices|priced)\b"), "money"),
 )
 
 
