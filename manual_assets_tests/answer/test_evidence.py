@@ -155,3 +155,26 @@ def test_an_abbreviation_no_passage_holds_is_missing():
     assert missing("What does the blinking LED mean?") == 0.0
     assert missing("How do I tune in FM stations?") == 1.0
     assert missing("What does the VOC icon mean?") == 1.0
+
+
+def test_a_sibling_model_written_with_a_space_cannot_be_answered():
+    from manualqa.answer.text import spaced_models
+
+    assert spaced_models("What build volume does the Creality Ender 5 have?") == {
+        ("Ender", "Ender 5")
+    }
+    assert spaced_models("Is the Ender 3.5 out? Set it to 12 o'clock.") == set()
+    units = [_unit(0, "Level the bed of the Ender-3 with a sheet of paper on each zone 1 to 4.")]
+    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
+    passage = [
+        PassageInfo(0.5, "Levelling", "ender-3", (3, 3), "Levelling", "Creality Ender-3 Guide")
+    ]
+
+    def unknown(question: str) -> frozenset[str]:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        return evidence.unknown_names
+
+    assert unknown("What build volume does the Creality Ender 5 have?") == {"Ender 5"}
+    assert unknown("How do I level the Ender 3 bed?") == frozenset()
+    # A name no manual's title holds is no model name ("Zone 6").
+    assert unknown("Where does the paper go on Zone 6 of the Ender 3?") == frozenset()

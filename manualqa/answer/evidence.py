@@ -241,6 +241,14 @@ def gather(
     )
     used = {c for c in asked_codes if c[0].isalpha()} | t.names(question)
     unknown = {name for name in used if compact(name) not in held_text}
+    # "The Ender 5" over the Ender-3 guide: a name from the manuals' titles, with a number
+    # none of the passages gives it, is a sibling model the manuals do not cover.
+    titled = set().union(*(t.words(p.label) for p in passages))
+    unknown |= {
+        model
+        for name, model in t.spaced_models(question)
+        if t.fold(name.lower()) in titled and compact(model) not in held_text
+    }
     return Evidence(
         candidates,
         confidence.logistic(summary),

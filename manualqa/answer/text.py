@@ -176,6 +176,18 @@ def words(text: str) -> set[str]:
     return {fold(w) for w in _WORD_RE.findall(text.lower())}
 
 
+# A name and a number written apart: "Ender 5", "Raspberry Pi 5", "Forerunner 255".
+_SPACED_MODEL_RE = re.compile(
+    r"(?<![\w'’-])([A-Z][A-Za-z]*[a-z][A-Za-z]*) (\d{1,4}[A-Za-z]?)(?![\w-]|[.,]\d)"
+)
+
+
+def spaced_models(question: str) -> set[tuple[str, str]]:
+    """Model numbers written as a name, a space and a number ("the Creality Ender 5"), as
+    (name, model) pairs; the model is compared compacted, so `Ender 5` matches `Ender-5`."""
+    return {(m.group(1), f"{m.group(1)} {m.group(2)}") for m in _SPACED_MODEL_RE.finditer(question)}
+
+
 def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
 
