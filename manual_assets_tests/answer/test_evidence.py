@@ -72,6 +72,10 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert unstated("How heavy is the RM-500?") == {"mass"}
     assert unstated("How much does the RM-500 weigh?") == {"mass"}
     assert unstated("How hot does the motor get?") == {"temperature"}
+    # A price is a figure too, and manuals rarely state one.
+    assert unstated("How much does a Mowbot RM-500 cost?") == {"money"}
+    assert measures_in("Spare blades: 9 blades for $19.90") == {"money"}
+    assert measures_in("Replacement filter 39 EUR") == {"money"}
 
 
 def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():
@@ -114,3 +118,63 @@ def test_a_question_only_a_figure_answers_is_answered_by_a_figure():
     assert heavy.confidence_features["lead"] == 1.0  # no other unit states a weight
     carry = gather("How do I carry it?", units, vectors, question, passages, RANKER, CONFIDENCE)
     assert carry.candidates[0].unit.text.startswith("Carry")
+
+
+def test_a_page_retrieved_several_times_counts_its_hits():
+    import math
+
+    from manualqa.answer.evidence import _Words, unit_features
+
+    passages = [
+        PassageInfo(0.5, "Maintenance", "manual-a", (15, 15), "6.1 Maintenance schedule"),
+        PassageInfo(0.5, "Filter", "manual-a", (16, 17), "6.3 Replacing the filter"),
+        PassageInfo(0.5, "Filter", "manual-a", (17, 17), "6.3 Replacing the filter"),
+        PassageInfo(0.5, "Filter", "manual-b", (17, 17), "6.3 Replacing the filter"),
+    ]
+    units = [_unit(i, f"unit {i} of the manual") for i in range(len(passages))]
+    vectors = np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (len(units), 1))
+    words = _Words.of(units, passages)
+    features = unit_features("what is it", units, vectors, vectors[0], passages, words)
+    # Pages 16-17 and 17 of manual-a overlap; manual-b's page 17 is another place.
+    assert [f["place_hits"] for f in features] == [0.0, math.log(2), math.log(2), 0.0]
+
+
+def test_an_abbreviation_no_passage_holds_is_missing():
+    from manualqa.answer.text import acronyms
+
+    assert acronyms("Which LTE modem fits? Do the LEDs blink? Is it OK?") == {"lte", "led", "ok"}
+    assert acronyms("Does the ESP32-POE have I2C?") == set()  # codes, not abbreviations
+    units = [_unit(0, "The two LEDs show the power and the Wi-Fi state.")]
+    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Indicators HS-5", "hs-5", (3, 3), "Indicators", "Nordlys")]
+
+    def missing(question: str) -> float:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        return evidence.confidence_features["missing_acronym"]
+
+    assert missing("What does the blinking LED mean?") == 0.0
+    assert missing("How do I tune in FM stations?") == 1.0
+    assert missing("What does the VOC icon mean?") == 1.0
+
+
+def test_a_sibling_model_written_with_a_space_cannot_be_answered():
+    from manualqa.answer.text import spaced_models
+
+    assert spaced_models("What build volume does the Creality Ender 5 have?") == {
+        ("Ender", "Ender 5")
+    }
+    assert spaced_models("Is the Ender 3.5 out? Set it to 12 o'clock.") == set()
+    units = [_unit(0, "Level the bed of the Ender-3 with a sheet of paper on each zone 1 to 4.")]
+    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
+    passage = [
+        PassageInfo(0.5, "Levelling", "ender-3", (3, 3), "Levelling", "Creality Ender-3 Guide")
+    ]
+
+    def unknown(question: str) -> frozenset[str]:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        return evidence.unknown_names
+
+    assert unknown("What build volume does the Creality Ender 5 have?") == {"Ender 5"}
+    assert unknown("How do I level the Ender 3 bed?") == frozenset()
+    # A name no manual's title holds is no model name ("Zone 6").
+    assert unknown("Where does the paper go on Zone 6 of the Ender 3?") == frozenset()

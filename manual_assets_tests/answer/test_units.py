@@ -120,3 +120,21 @@ def test_a_question_in_the_text_is_joined_with_its_answer():
         "About 200 mA at 5 V is left for external devices.",
         "Keep the cable short.",
     ]
+
+
+def test_a_code_alone_on_its_line_labels_the_row_that_follows_it():
+    # An error table extracted from a PDF one cell per line: the meaning is a short line
+    # that must not be dropped as a heading, nor the code joined to the previous remedy.
+    text = (
+        "Code\nMeaning\nWhat to do\n"
+        "E1\nFan motor blocked\nUnplug the purifier and check the outlet grille.\n"
+        "E2\nFilter not recognised\nCheck that a genuine filter is fitted.\n"
+        "E22\nWi-Fi module not responding"
+    )
+    rows = [u.text for u in split_units(text) if u.text.startswith("E")]
+    assert rows == [
+        "E1: Fan motor blocked; Unplug the purifier and check the outlet grille.",
+        "E2: Filter not recognised; Check that a genuine filter is fitted.",
+        "E22: Wi-Fi module not responding",
+    ]
+    assert all(u.kind == "row" for u in split_units(text) if u.text in rows)

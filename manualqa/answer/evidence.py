@@ -2,11 +2,12 @@
 
 A unit's score is a linear model over features that hold for any question and manual:
 how close its embedding is to the question's, how much of the question's rarer words it
-holds, how well its passage was retrieved, and whether it is the kind of text the
-question asks for (a number with the asked-for unit, a procedure, the code the question
-names). The answer's confidence is a logistic model over the best unit's features and
-its lead over the runner-up. Both models' weights are fitted on the development
-questions by `python -m evals calibrate` and live in the configuration.
+holds, how well its passage was retrieved (and how many times its page was), and whether
+it is the kind of text the question asks for (a number with the asked-for unit, a
+procedure, the code the question names). The answer's confidence is a logistic model
+over the best unit's features, its lead over the runner-up and what the passages lack.
+Both models' weights are fitted on the development questions by `python -m evals
+calibrate` and live in the configuration.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FEATURES = (
     "procedure",  # a procedure is asked and the unit is part of one
     "code_match",  # the unit holds a code (E21, AC-200) the question names
     "short",  # the unit has fewer than five words
+    "place_hits",  # log of how many retrieved passages point at the unit's place
 )
 CONFIDENCE_FEATURES = (
     "score",  # the best unit's score
@@ -43,6 +45,7 @@ CONFIDENCE_FEATURES = (
     "missing_code",  # the question names a code no retrieved passage holds
     "coverage_all",  # IDF-weighted share of the question's words found in any passage
     "missing_number",  # the question states a number no retrieved passage holds
+    "missing_acronym",  # the question uses an all-capital word (VOC, HDMI) no passage holds
 )
 SHORT_WORDS = 5
 
@@ -150,6 +153,9 @@ def unit_features(
     wants_steps = t.asks_procedure(question)
     unit_terms, context_terms, weights = words.units, words.contexts, words.weights
     cosines = unit_vectors @ question_vector if len(units) else np.zeros(0)
+    # A page the search returns several times (overlapping chunks, or the same page found
+    # by both its text and its section) is more likely the one that answers.
+    place_hits = [math.log(sum(p.same_place(o) for o in passages)) for p in passages]
     out = []
     for unit, terms, measures, cosine in zip(
         units, unit_terms, words.measures, cosines, strict=True
@@ -168,6 +174,7 @@ def unit_features(
                 "procedure": float(wants_steps and (unit.kind == "step" or shown != unit.text)),
                 "code_match": float(bool(asked_codes & t.codes(shown))),
                 "short": float(len(unit.text.split()) < SHORT_WORDS),
+                "place_hits": place_hits[unit.passage],
             }
         )
     return out
@@ -212,6 +219,9 @@ def gather(
     stated = set().union(
         *(t.numbers(u.text) for u in units), *(t.numbers(p.context) for p in passages)
     )
+    held_words = set().union(
+        *(t.words(u.text) for u in units), *(t.words(f"{p.context} {p.label}") for p in passages)
+    )
     summary = {
         "score": best.score,
         "cosine": best.features["cosine"],
@@ -222,6 +232,7 @@ def gather(
         "missing_code": float(bool(asked_codes - held)),
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
+        "missing_acronym": float(bool(t.acronyms(question) - held_words)),
     }
     if asked:  # most questions ask for no figure: the passages are read for measures only then
         asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
@@ -230,6 +241,14 @@ def gather(
     )
     used = {c for c in asked_codes if c[0].isalpha()} | t.names(question)
     unknown = {name for name in used if compact(name) not in held_text}
+    # "The Ender 5" over the Ender-3 guide: a name from the manuals' titles, with a number
+    # none of the passages gives it, is a sibling model the manuals do not cover.
+    titled = set().union(*(t.words(p.label) for p in passages))
+    unknown |= {
+        model
+        for name, model in t.spaced_models(question)
+        if t.fold(name.lower()) in titled and compact(model) not in held_text
+    }
     return Evidence(
         candidates,
         confidence.logistic(summary),

@@ -161,6 +161,33 @@ def names(question: str) -> set[str]:
     return {fold(word) for word in inside if len(word) >= 3}
 
 
+_ACRONYM_RE = re.compile(r"(?<![\w-])([A-Z]{2,}s?)(?![\w-])")
+
+
+def acronyms(text: str) -> set[str]:
+    """All-capital words (VOC, HDMI, LEDs), lower-cased and plural-folded as `words` reads
+    them: abbreviations that name a feature or a part. Codes mixing letters and digits
+    are `codes`."""
+    return {fold(a.lower()) for a in _ACRONYM_RE.findall(text)}
+
+
+def words(text: str) -> set[str]:
+    """Every lower-cased word of `text`, plural-folded."""
+    return {fold(w) for w in _WORD_RE.findall(text.lower())}
+
+
+# A name and a number written apart: "Ender 5", "Raspberry Pi 5", "Forerunner 255".
+_SPACED_MODEL_RE = re.compile(
+    r"(?<![\w'’-])([A-Z][A-Za-z]*[a-z][A-Za-z]*) (\d{1,4}[A-Za-z]?)(?![\w-]|[.,]\d)"
+)
+
+
+def spaced_models(question: str) -> set[tuple[str, str]]:
+    """Model numbers written as a name, a space and a number ("the Creality Ender 5"), as
+    (name, model) pairs; the model is compared compacted, so `Ender 5` matches `Ender-5`."""
+    return {(m.group(1), f"{m.group(1)} {m.group(2)}") for m in _SPACED_MODEL_RE.finditer(question)}
+
+
 def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
 
@@ -174,9 +201,16 @@ def negated(text: str) -> bool:
     return _NEGATION_RE.search(text) is not None
 
 
+# A sum of money: a currency sign or code before or after the number.
+_MONEY_RE = re.compile(
+    r"[$€£¥]\s?\d|\d(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?|pounds sterling)\b",
+    re.IGNORECASE,
+)
+
+
 def measures_in(text: str) -> set[str]:
     """The kinds of quantity a text states with a number and a unit."""
-    found: set[str] = set()
+    found: set[str] = {"money"} if _MONEY_RE.search(text) else set()
     for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
         unit = match.group(1).lower()
         if len(unit) > 2 and "/" not in unit:
@@ -206,11 +240,12 @@ def units_named(question: str) -> set[str]:
 
 
 # Questions that can only be answered with a figure of one kind of quantity: how heavy,
-# how hot. Cues like "power" or "how long" also lead to answers in words, and sizes come
-# in units of every trade (HP, U, inches), so they are not here.
+# how hot, what it costs. Cues like "power" or "how long" also lead to answers in words,
+# and sizes come in units of every trade (HP, U, inches), so they are not here.
 _FIGURE_ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:weigh|weighs|weight|heavy)\b"), "mass"),
     (re.compile(r"\bhow (?:hot|cold)\b"), "temperature"),
+    (re.compile(r"\b(?:cost|costs|price|prices|priced)\b"), "money"),
 )
 
 

@@ -8,7 +8,9 @@ with the sentence that leads into it, and a table row shows the table's header w
 A PDF table usually comes out one cell per line ("Weight", "4.1 kg", "Power cord length",
 "1.8 m"), and where its rows start is not marked. A run of such short lines is therefore
 cut into every window of one to three neighbouring cells; the one that reads as the row
-the question asks about ("Weight 4.1 kg") scores best.
+the question asks about ("Weight 4.1 kg") scores best. A code alone on its line ("E2",
+"AF-200H") labels a row whose cells follow it up to the end of a sentence: "E2: Filter
+not recognised; Check that a genuine filter is fitted."
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ _CAPTION_RE = re.compile(
     r"^(?:figure|fig\.|table|image|picture|photo)\s*\d+[.:)]?\s", re.IGNORECASE
 )
 _NUMBERED_TITLE_RE = re.compile(r"^\d+(?:\.\d+)*\.?\s+[^\W\d]")
+# A code alone on its line (E2, E21, J1, AF-200H): the label of a table row laid out one
+# cell per line, whose other cells (meaning, remedy) follow it.
+_CODE_LABEL_RE = re.compile(r"^(?=[A-Z0-9-]*\d)(?=.{2,12}$)[A-Z]{1,3}(?:-?[A-Z0-9]{1,5}){1,3}$")
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 MIN_WORDS = 3
 WRAPPED_WORDS = 7  # a shorter line that ends no sentence is a line of its own (a spec row)
@@ -46,6 +51,7 @@ TITLE_WORDS = 6
 MAX_PROCEDURE_STEPS = 12
 TABLE_LINES = 3  # at least this many short lines in a row are read as table cells
 ROW_CELLS = 3  # the widest window of neighbouring cells read as one row
+LABELLED_CELLS = 3  # cells after a lone code label read as its row
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,35 @@ def _cell_run_end(raw_lines: list[str], start: int) -> int:
     """The end of the run of table cells starting at `start`, or `start` if none does."""
     end = start
     while end < len(raw_lines) and _is_cell(raw_lines[end]):
+        if end > start and _CODE_LABEL_RE.match(raw_lines[end]):
+            break  # a row label: its row is read by `_labelled_row_end`
         end += 1
     return end if end - start >= TABLE_LINES else start
+
+
+def _labelled_row_end(raw_lines: list[str], start: int) -> int:
+    """The end of the row a lone code at `start` labels ("E2", "Filter not recognised",
+    "Check that a genuine filter is fitted."): the lines after it up to the first that
+    ends a sentence, at most `LABELLED_CELLS`, never into the next label or a new block."""
+    end = start + 1
+    while (
+        end < len(raw_lines)
+        and end - start <= LABELLED_CELLS
+        and raw_lines[end]
+        and not _CODE_LABEL_RE.match(raw_lines[end])
+        and not _starts_block(raw_lines[end])
+        and not _HEADING_RE.match(raw_lines[end])
+    ):
+        end += 1
+        if raw_lines[end - 1][-1] in ".!?":
+            break
+    return end
+
+
+def _labelled_row(lines: list[str]) -> str:
+    """A labelled row as one unit: `E2: Filter not recognised; Check that ...`."""
+    cells = [c if c[-1] in ".!?;:," else f"{c};" for c in lines[1:-1]] + [lines[-1]]
+    return f"{lines[0]}: {' '.join(cells)}"
 
 
 def _is_contents(cells: list[str]) -> bool:
@@ -129,6 +162,12 @@ def _lines(text: str) -> list[str | _Cells]:
             and not _ROW_RE.match(previous)
             and previous[-1] not in ".!?:;"
         )
+        if not continues and _CODE_LABEL_RE.match(line):
+            row_end = _labelled_row_end(raw_lines, index)
+            if row_end > index + 1:
+                out.append(_Cells((_labelled_row(raw_lines[index:row_end]),)))
+                index = row_end
+                continue
         end = index if continues else _cell_run_end(raw_lines, index)
         if end > index:
             cells = raw_lines[index:end]
