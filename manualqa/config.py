@@ -430,6 +430,11 @@ class ServingSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1, le=64)  # uvicorn worker processes of `manualqa up`
+    # Threads of one worker that run the short work of every request at once: the catalog
+    # read that admits it, and a search (query embedding, index search). That work holds
+    # the GIL, so more threads only queue for it, and a thread back from the catalog then
+    # waits behind all of them. Raise it when embeddings come from a server.
+    request_threads: int = Field(2, ge=1, le=256)
     reload_interval_s: float = Field(2.0, gt=0)
     max_body_bytes: int = Field(65_536, ge=1_024)  # JSON bodies; webhooks have their own cap
     cors_origins: list[str] = []  # browser origins allowed to call the API; none by default

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, index: VectorIndex | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await asyncio.to_thread(build_state, settings, index)
+        state.request_threads = anyio.CapacityLimiter(settings.serving.request_threads)
         app.state.platform = state
         follower = asyncio.create_task(state.follow_index())
         try:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
+import anyio.to_thread
 import jwt
 from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -121,13 +122,27 @@ def _from_api_key(state: AppState, key: str) -> Principal:
     )
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     state: StateDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
-    """The caller, from `Authorization: Bearer …` or `X-API-Key`; 401 without one."""
+    """The caller, from `Authorization: Bearer …` or `X-API-Key`; 401 without one.
+
+    Checked on `serving.request_threads` (a catalog read), not the shared thread pool.
+    """
+    return await anyio.to_thread.run_sync(
+        _authenticate, request, state, bearer, api_key, limiter=state.request_threads
+    )
+
+
+def _authenticate(
+    request: Request,
+    state: AppState,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
+) -> Principal:
     if state.limiter is not None:
         state.limiter.check_ip(request.client.host if request.client else "unknown")
     token = bearer.credentials if bearer is not None else api_key

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from anyio import CapacityLimiter
 from sqlalchemy import Engine
 
 from manualqa.answer import AnswerEngine
@@ -36,6 +37,7 @@ class AppState:
     ledger: LedgerWriter  # usage and audit rows, written off the request path
     text_to_sql: TextToSql
     limiter: RateLimiter | None = None
+    request_threads: CapacityLimiter | None = None  # set in the lifespan (needs the event loop)
     jwt_key: str | None = None  # verifies bearer JWTs; None when they are not accepted
 
     async def follow_index(self) -> None:

@@ -141,3 +141,39 @@ def test_queries_succeed_while_a_partition_rematerializes(api, demo_pipeline):
         time.sleep(0.1)
     assert api.get("/readyz").json()["index_version"] != before
     assert api.post("/v1/search", json={"query": question}).json()["results"]
+
+
+def test_searches_run_at_most_request_threads_at_once(demo_pipeline, api_key):
+    settings = demo_pipeline.settings
+    serving = settings.serving.model_copy(update={"request_threads": 2})
+    app = create_app(settings.model_copy(update={"serving": serving}))
+    running, most = 0, 0
+    lock = threading.Lock()
+    with TestClient(app, headers=api_key.headers) as client:
+        retriever = app.state.platform.retriever
+        search = retriever.search
+
+        def slow_search(*args, **kwargs):
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.2)
+            with lock:
+                running -= 1
+            return search(*args, **kwargs)
+
+        retriever.search = slow_search
+        statuses: list[int] = []
+
+        def ask() -> None:
+            response = client.post("/v1/search", json={"query": "filter", "top_k": 3})
+            statuses.append(response.status_code)
+
+        callers = [threading.Thread(target=ask) for _ in range(6)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+    assert statuses == [200] * 6
+    assert most == 2  # six requests at once, two searches at a time
