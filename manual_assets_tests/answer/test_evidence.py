@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from manualqa.answer.evidence import FEATURES, LinearModel, PassageInfo, gather
-from manualqa.answer.text import measures_asked, measures_in, repeats
+from manualqa.answer.text import measures_asked, measures_in, repeats, spaced_models
 from manualqa.answer.units import AnswerUnit
 
 CONFIDENCE = LinearModel({"lead": 1.0}, ("lead",))
@@ -78,17 +80,21 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert measures_in("Replacement filter 39 EUR") == {"money"}
 
 
-def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():
-    units = [_unit(0, "The RM-500 mows up to 600 m² per charge and works with Alexa.")]
+def _unknown_names(question: str, unit: str, passage: PassageInfo) -> frozenset[str]:
+    """The names `gather` finds in `question` that one passage of one unit does not hold."""
     vectors = np.array([[1.0, 0.0]], dtype=np.float32)
-    passage = [
-        PassageInfo(0.5, "Mowbot RM500", "rm-500", (3, 3), "Specifications", "Verdant Garden Tech")
-    ]
+    units = [_unit(0, unit)]
+    evidence = gather(question, units, vectors, vectors[0], [passage], RANKER, CONFIDENCE)
+    assert evidence.cannot_answer == bool(evidence.unknown_names)
+    return evidence.unknown_names
 
-    def unknown(question: str) -> frozenset[str]:
-        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
-        assert evidence.cannot_answer == bool(evidence.unknown_names)
-        return evidence.unknown_names
+
+def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():
+    unit = "The RM-500 mows up to 600 m² per charge and works with Alexa."
+    passage = PassageInfo(
+        0.5, "Mowbot RM500", "rm-500", (3, 3), "Specifications", "Verdant Garden Tech"
+    )
+    unknown = partial(_unknown_names, unit=unit, passage=passage)
 
     assert unknown("How much lawn does the Mowbot RM-800 mow?") == {"rm-800"}
     assert unknown("How much lawn does the rm500 mow?") == frozenset()  # spelt differently
@@ -158,21 +164,15 @@ def test_an_abbreviation_no_passage_holds_is_missing():
 
 
 def test_a_sibling_model_written_with_a_space_cannot_be_answered():
-    from manualqa.answer.text import spaced_models
-
     assert spaced_models("What build volume does the Creality Ender 5 have?") == {
         ("Ender", "Ender 5")
     }
     assert spaced_models("Is the Ender 3.5 out? Set it to 12 o'clock.") == set()
-    units = [_unit(0, "Level the bed of the Ender-3 with a sheet of paper on each zone 1 to 4.")]
-    vectors = np.array([[1.0, 0.0]], dtype=np.float32)
-    passage = [
-        PassageInfo(0.5, "Levelling", "ender-3", (3, 3), "Levelling", "Creality Ender-3 Guide")
-    ]
-
-    def unknown(question: str) -> frozenset[str]:
-        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
-        return evidence.unknown_names
+    unit = "Level the bed of the Ender-3 with a sheet of paper on each zone 1 to 4."
+    passage = PassageInfo(
+        0.5, "Levelling", "ender-3", (3, 3), "Levelling", "Creality Ender-3 Guide"
+    )
+    unknown = partial(_unknown_names, unit=unit, passage=passage)
 
     assert unknown("What build volume does the Creality Ender 5 have?") == {"Ender 5"}
     assert unknown("How do I level the Ender 3 bed?") == frozenset()
