@@ -219,9 +219,11 @@ def gather(
     stated = set().union(
         *(t.numbers(u.text) for u in units), *(t.numbers(p.context) for p in passages)
     )
-    held_words = set().union(
-        *(t.words(u.text) for u in units), *(t.words(f"{p.context} {p.label}") for p in passages)
+    # Everything the retrieved text holds, read once for the words and the names asked.
+    held_source = " ".join(
+        [*(u.text for u in units), *(f"{p.context} {p.label}" for p in passages)]
     )
+    held_words = t.words(held_source)
     summary = {
         "score": best.score,
         "cosine": best.features["cosine"],
@@ -236,9 +238,7 @@ def gather(
     }
     if asked:  # most questions ask for no figure: the passages are read for measures only then
         asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
-    held_text = compact(
-        " ".join([*(u.text for u in units), *(f"{p.context} {p.label}" for p in passages)])
-    )
+    held_text = compact(held_source)
     used = {c for c in asked_codes if c[0].isalpha()} | t.names(question)
     unknown = {name for name in used if compact(name) not in held_text}
     # "The Ender 5" over the Ender-3 guide: a name from the manuals' titles, with a number
