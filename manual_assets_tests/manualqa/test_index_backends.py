@@ -1,5 +1,6 @@
 """Every index backend behind the one port: the same cases on each, then congruence."""
 
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -417,6 +418,24 @@ def test_a_restarted_edge_reader_takes_over_the_shard_it_left(tmp_path):
     (now,) = (tmp_path / "readers").iterdir()
     assert not abandoned.exists() and (now / "left-by-first").exists()  # taken over, not rebuilt
     assert (second.version, second.count("a"), second.count("b")) == ("2", 4, 3)
+
+
+def test_edge_searches_run_on_the_configured_number_of_threads(tmp_path):
+    def threads_of(reader) -> int:
+        (folder,) = (tmp_path / "readers").iterdir()
+        return json.loads((folder / "edge_config.json").read_text())["max_search_threads"]
+
+    EdgeIndex(tmp_path, SPACE).writer().replace_manual("a", _points(_ref("a"), 4))
+    built = EdgeIndex(tmp_path, SPACE).reader()  # the default: one thread a search
+    assert threads_of(built) == 1
+    built.close()
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    (left,) = (tmp_path / "readers").iterdir()
+    left.rename(left.with_name(f"{exited.pid}-{left.name.split('-', 1)[1]}"))
+    taken_over = EdgeIndex(tmp_path, SPACE, search_threads=3).reader()
+    assert threads_of(taken_over) == 3 and taken_over.count("a") == 4
+    taken_over.close()
 
 
 def test_a_postgres_collection_name_must_be_a_plain_identifier(database_url):

@@ -21,7 +21,7 @@ def open_index(settings: Settings) -> VectorIndex:
     if index.backend == "edge":
         from manualqa.index.edge import EdgeIndex
 
-        return EdgeIndex(settings.state_path(index.path), space)
+        return EdgeIndex(settings.state_path(index.path), space, index.edge_search_threads)
     if index.backend == "qdrant":
         from qdrant_client import QdrantClient
 

@@ -48,15 +48,18 @@ HELD = "HELD"  # in a reader's shard folder: the change the flushed shard holds
 class EdgeIndex:
     """The Edge backend under `root`: a change log plus one private shard per reader."""
 
-    def __init__(self, root: Path, space: EmbeddingSpace) -> None:
+    def __init__(self, root: Path, space: EmbeddingSpace, search_threads: int = 1) -> None:
         self.root = root
         self.space = space
+        self.search_threads = search_threads  # per search (`IndexSettings.edge_search_threads`)
 
     def writer(self) -> EdgeWriter:
         return EdgeWriter(DeltaLog(self.root, self.space))
 
     def reader(self) -> EdgeReader:
-        reader = EdgeReader(DeltaLog(self.root, self.space), self.root / "readers")
+        reader = EdgeReader(
+            DeltaLog(self.root, self.space), self.root / "readers", self.search_threads
+        )
         reader.refresh()
         return reader
 
@@ -77,16 +80,17 @@ class EdgeWriter:
         """Nothing stays open between publications."""
 
 
-def _shard_config(dimension: int) -> qe.EdgeConfig:
+def _shard_config(dimension: int, search_threads: int) -> qe.EdgeConfig:
     return qe.EdgeConfig(
         vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
         sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         wal_enabled=False,  # a reader's shard is rebuilt from the log, never recovered
+        max_search_threads=search_threads,
     )
 
 
-def _create_shard(path: Path, dimension: int) -> qe.EdgeShard:
-    shard = qe.EdgeShard.create(str(path), _shard_config(dimension))
+def _create_shard(path: Path, dimension: int, search_threads: int) -> qe.EdgeShard:
+    shard = qe.EdgeShard.create(str(path), _shard_config(dimension, search_threads))
     words = qe.TextIndexParams(
         tokenizer=qe.TokenizerType.Word, lowercase=True, phrase_matching=True
     )
@@ -129,9 +133,10 @@ def _insert(shard: qe.EdgeShard, change: Change) -> None:
 class EdgeReader:
     """Serves searches from a private shard that follows the change log."""
 
-    def __init__(self, log: DeltaLog, work_root: Path) -> None:
+    def __init__(self, log: DeltaLog, work_root: Path, search_threads: int = 1) -> None:
         self.log = log
         self.work_root = work_root
+        self.search_threads = search_threads
         self._lock = threading.Lock()  # held by searches and by applying one change
         self._refreshing = threading.Lock()
         self._shard: qe.EdgeShard | None = None
@@ -194,7 +199,8 @@ class EdgeReader:
             except OSError:
                 continue
             try:
-                shard = qe.EdgeShard.load(str(target))
+                config = _shard_config(self.log.dimension, self.search_threads)
+                shard = qe.EdgeShard.load(str(target), config)
             except Exception:  # unreadable (e.g. cut off mid-write): rebuild instead
                 log.warning("could not load the abandoned shard %s", target, exc_info=True)
                 shutil.rmtree(target, ignore_errors=True)
@@ -207,7 +213,7 @@ class EdgeReader:
         """Build a new shard from the newest base, then swap it in."""
         self._clean_stale_folders()
         folder = self.work_root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        shard = _create_shard(folder, self.log.dimension)
+        shard = _create_shard(folder, self.log.dimension, self.search_threads)
         try:
             for change in self.log.changes(max(state.base - 1, 0), state.seq):
                 if change.manual_key is None:
