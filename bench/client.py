@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import dataclass
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 
@@ -93,3 +96,91 @@ class Connection:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float | None]:
+    """p50, p95 and p99 of `seconds`, in milliseconds (None when there are none)."""
+    ordered = sorted(seconds)
+    if not ordered:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
+
+    def at(q: float) -> float:
+        return round(ordered[int(q * (len(ordered) - 1))] * 1000, 2)
+
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+    }
+
+
+@dataclass
+class Tally:
+    """What one load run saw: latencies of the answered requests, failures, and the index
+    versions the replies named."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    versions: set[str] = field(default_factory=set)
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0  # the load generator's own CPU time
+
+    def report(self) -> dict[str, object]:
+        ok, sent = len(self.latencies), len(self.latencies) + len(self.errors)
+        cpu_ms = round(self.client_cpu_s / sent * 1000, 3) if sent else None
+        return {
+            "requests": sent,
+            "ok": ok,
+            "errors": len(self.errors),
+            "error_samples": sorted(set(self.errors))[:5],
+            "requests_per_s": round(ok / self.wall_s, 1) if self.wall_s else None,
+            "client_cpu_ms_per_request": cpu_ms,
+            **percentiles(self.latencies),
+        }
+
+
+async def drive(
+    base_url: str,
+    headers: dict[str, str],
+    path: str,
+    body: Callable[[str], object],
+    questions: Sequence[str],
+    concurrency: int,
+    stop: Callable[[int], bool],
+) -> Tally:
+    """`concurrency` keep-alive clients POST `body(question)` to `path`, each sending the
+    next of `questions` (round robin) as soon as its last request was answered, until
+    `stop(requests sent so far)` is true."""
+    tally = Tally()
+    sent = 0
+
+    async def client_loop(connection: Connection) -> None:
+        nonlocal sent
+        while not stop(sent):
+            question = questions[sent % len(questions)]
+            sent += 1
+            started = time.perf_counter()
+            try:
+                response = await connection.post_json(path, body(question))
+            except ClientError as exc:
+                tally.errors.append(str(exc)[:200])
+                continue
+            if response.status != 200:
+                tally.errors.append(f"{response.status}: {response.body[:200]!r}")
+                continue
+            tally.latencies.append(time.perf_counter() - started)
+            reply = response.json()
+            version = reply.get("index_version") if isinstance(reply, dict) else None
+            if version:
+                tally.versions.add(version)
+
+    connections = [Connection(base_url, headers) for _ in range(concurrency)]
+    started, cpu = time.perf_counter(), time.process_time()
+    try:
+        await asyncio.gather(*(client_loop(c) for c in connections))
+    finally:
+        for c in connections:
+            await c.close()
+    tally.wall_s = time.perf_counter() - started
+    tally.client_cpu_s = time.process_time() - cpu
+    return tally

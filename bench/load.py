@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
-from bench.client import ClientError, Connection
+from bench.client import Tally, drive
 from bench.serve import ServedApi, served_api
 from evals.golden import load_golden_set
 from manualqa.config import Settings, get_settings
@@ -35,33 +33,6 @@ ENDPOINTS = {
 }
 
 
-@dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    versions: set[str] = field(default_factory=set)
-    wall_s: float = 0.0
-
-    def report(self) -> dict[str, object]:
-        ordered = sorted(self.latencies)
-
-        def pct(p: float) -> float | None:
-            if not ordered:
-                return None
-            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
-
-        return {
-            "requests": len(ordered) + len(self.errors),
-            "ok": len(ordered),
-            "errors": len(self.errors),
-            "error_samples": sorted(set(self.errors))[:5],
-            "throughput_rps": round(len(ordered) / self.wall_s, 1) if self.wall_s else None,
-            "p50_ms": round(statistics.median(ordered) * 1000, 1) if ordered else None,
-            "p95_ms": pct(0.95),
-            "p99_ms": pct(0.99),
-        }
-
-
 async def _load(
     api: ServedApi,
     path: str,
@@ -69,47 +40,19 @@ async def _load(
     concurrency: int,
     until: threading.Event | float,
 ) -> Tally:
-    """`concurrency` clients, each sending its next question as soon as the last answered,
-    until `until` (an event set by someone else, or a number of seconds) runs out."""
-    tally = Tally()
-    body = ENDPOINTS[path]
+    """Load on `path` until `until` (an event set by someone else, or a number of seconds)
+    runs out."""
     deadline = time.monotonic() + until if isinstance(until, float) else None
 
-    def going() -> bool:
+    def stop(_sent: int) -> bool:
         if deadline is not None:
-            return time.monotonic() < deadline
+            return time.monotonic() >= deadline
         assert isinstance(until, threading.Event)
-        return not until.is_set()
+        return until.is_set()
 
-    async def client_loop(connection: Connection, offset: int) -> None:
-        n = offset
-        while going():
-            question = questions[n % len(questions)]
-            n += concurrency
-            started = time.perf_counter()
-            try:
-                response = await connection.post_json(path, body(question))
-            except ClientError as exc:
-                tally.errors.append(str(exc)[:200])
-                continue
-            if response.status != 200:
-                tally.errors.append(f"{response.status}: {response.body[:200]!r}")
-                continue
-            tally.latencies.append(time.perf_counter() - started)
-            reply = response.json()
-            version = reply.get("index_version") if isinstance(reply, dict) else None
-            if version:
-                tally.versions.add(version)
-
-    connections = [Connection(api.base_url, api.headers) for _ in range(concurrency)]
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(client_loop(c, i) for i, c in enumerate(connections)))
-    finally:
-        for c in connections:
-            await c.close()
-    tally.wall_s = time.perf_counter() - started
-    return tally
+    return await drive(
+        api.base_url, api.headers, path, ENDPOINTS[path], questions, concurrency, stop
+    )
 
 
 def rematerialize(settings: Settings, key: str) -> None:

@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ import numpy as np
 import psutil
 from pydantic import SecretStr
 
-from bench.client import ClientError, Connection
+from bench.client import drive, percentiles
 from bench.serve import ServedApi, served_api
 from evals.golden import load_golden_set
 from manualqa.chunking import chunk_manual, embedding_text
@@ -86,7 +85,7 @@ def numpy_baseline(vectors: np.ndarray, queries: np.ndarray, top_k: int = 8) -> 
         top = np.argpartition(-scores, top_k)[:top_k]
         top[np.argsort(-scores[top])]
         samples.append(time.perf_counter() - started)
-    return _percentiles(samples)
+    return percentiles(samples)
 
 
 def index_search(settings: Settings, questions: list[str], vectors: np.ndarray) -> dict:
@@ -106,64 +105,23 @@ def index_search(settings: Settings, questions: list[str], vectors: np.ndarray) 
                     started = time.perf_counter()
                     reader.search(query)
                     samples.append(time.perf_counter() - started)
-            out[mode] = _percentiles(samples)
+            out[mode] = percentiles(samples)
     finally:
         reader.close()
     return out
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return round(ordered[int(q * (len(ordered) - 1))] * 1000, 2)
-
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p95_ms": at(0.95),
-        "p99_ms": at(0.99),
-    }
-
-
 async def load(api: ServedApi, questions: list[str], concurrency: int, requests: int) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    first_error = ""
-    queue = [questions[i % len(questions)] for i in range(requests)]
-
-    async def worker(connection: Connection) -> None:
-        nonlocal errors, first_error
-        while queue:
-            q = queue.pop()
-            started = time.perf_counter()
-            try:
-                r = await connection.post_json("/v1/search", {"query": q, "top_k": TOP_K})
-                if r.status != 200:
-                    errors += 1
-                    first_error = first_error or f"{r.status} {r.body[:200]!r}"
-            except ClientError as exc:
-                errors += 1
-                first_error = first_error or str(exc)
-            latencies.append(time.perf_counter() - started)
-
-    connections = [Connection(api.base_url, api.headers) for _ in range(concurrency)]
-    started = time.perf_counter()
-    client_cpu = time.process_time()
-    try:
-        await asyncio.gather(*(worker(c) for c in connections))
-    finally:
-        for c in connections:
-            await c.close()
-    elapsed = time.perf_counter() - started
-    return {
-        "concurrency": concurrency,
-        "requests": requests,
-        "errors": errors,
-        "first_error": first_error,
-        "requests_per_s": round(requests / elapsed, 1),
-        "client_cpu_ms_per_request": round((time.process_time() - client_cpu) / requests * 1000, 3),
-        **_percentiles(latencies),
-    }
+    tally = await drive(
+        api.base_url,
+        api.headers,
+        "/v1/search",
+        lambda q: {"query": q, "top_k": TOP_K},
+        questions,
+        concurrency,
+        lambda sent: sent >= requests,
+    )
+    return {"concurrency": concurrency, **tally.report()}
 
 
 def _rss_mb(pid: int) -> float:
