@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sql import ingest
-from sql.api_keys import visible_manual_keys
+from sql.api_keys import KeyRow, visible_manual_keys
 from sql.models import ApiKey, GovernanceVersion
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-# Built once: a request then pays for neither constructing nor cache-keying them.
+# Built once: a request then pays for neither constructing nor cache-keying them. The
+# key's columns are read through Core: loading an ORM object cost more than the round trip.
+_KEYS = ApiKey.__table__
 _VERSION = select(GovernanceVersion.version).where(GovernanceVersion.id == 1)
 _VERSION_AND_KEY = (
-    select(_VERSION.scalar_subquery(), ApiKey)
+    select(_VERSION.scalar_subquery().label("governance_version"), *_KEYS.c)
     .select_from(select(literal(1).label("one")).subquery())
-    .outerjoin(ApiKey, ApiKey.key_id == bindparam("key_id"))
+    .outerjoin(_KEYS, _KEYS.c.key_id == bindparam("key_id"))
 )
 
 
@@ -73,19 +75,20 @@ class CatalogAccess:
     def dispose(self) -> None:
         self._engine.dispose()
 
-    def read(self, key_id: str | None) -> tuple[CatalogView, ApiKey | None]:
+    def read(self, key_id: str | None) -> tuple[CatalogView, KeyRow | None]:
         """The current view and the row of API key `key_id` (None: no such key, or none
         asked for). The row is read on every call, never cached."""
         return self._once_more_if_dropped(lambda: self._read(key_id))
 
-    def _read(self, key_id: str | None) -> tuple[CatalogView, ApiKey | None]:
-        with Session(self._engine) as session:
+    def _read(self, key_id: str | None) -> tuple[CatalogView, KeyRow | None]:
+        with self._engine.connect() as connection:
             if key_id is None:
-                current, row = session.scalar(_VERSION), None
+                current, row = connection.scalar(_VERSION), None
             else:
-                found = session.execute(_VERSION_AND_KEY, {"key_id": key_id})
-                current, row = found.one()._tuple()
-            return CatalogView(current, self._withheld_under(session, current)), row
+                found = connection.execute(_VERSION_AND_KEY, {"key_id": key_id}).one()
+                current = found.governance_version
+                row = found if found.key_id is not None else None
+        return CatalogView(current, self._withheld_under(current)), row
 
     def visible_manual_keys(
         self, view: CatalogView, vendors: tuple[str, ...], products: tuple[str, ...]
@@ -116,7 +119,7 @@ class CatalogAccess:
             log.info("catalog connection was dropped; reading again on a new one")
             return read()
 
-    def _withheld_under(self, session: Session, version: int | None) -> tuple[str, ...]:
+    def _withheld_under(self, version: int | None) -> tuple[str, ...]:
         now = datetime.now(UTC)
         with self._lock:
             cached = self._withheld
@@ -127,9 +130,10 @@ class CatalogAccess:
         ):
             return cached.keys
         # Read after the version: these rows include at least that version's changes.
-        keys = tuple(sorted(ingest.withheld_keys(session, now=now)))
-        if version is not None:
+        with Session(self._engine) as session:
+            keys = tuple(sorted(ingest.withheld_keys(session, now=now)))
             valid_until = ingest.next_license_expiry(session, now=now)
+        if version is not None:
             with self._lock:
                 self._withheld = _Withheld(version, keys, valid_until)
         return keys

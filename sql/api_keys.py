@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -43,7 +44,30 @@ class ApiKeyRecord:
         return bool(self.vendors or self.products)
 
 
-def _record(row: ApiKey) -> ApiKeyRecord:
+class KeyRow(Protocol):
+    """A key's row: an `ApiKey`, or a Core row of its table's columns."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def secret_sha256(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def scopes(self) -> list[str]: ...
+    @property
+    def vendors(self) -> list[str]: ...
+    @property
+    def products(self) -> list[str]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
+def _record(row: KeyRow) -> ApiKeyRecord:
     return ApiKeyRecord(
         key_id=row.key_id,
         name=row.name,
@@ -154,7 +178,7 @@ def verify_key(session: Session, key: str) -> ApiKeyRecord | None:
     return admitted(session.scalar(select(ApiKey).where(ApiKey.key_id == key_id)), secret)
 
 
-def admitted(row: ApiKey | None, secret: str) -> ApiKeyRecord | None:
+def admitted(row: KeyRow | None, secret: str) -> ApiKeyRecord | None:
     """The record of key `row` when it exists, is not revoked and `secret` is its secret."""
     if row is None or row.revoked_at is not None:
         return None
