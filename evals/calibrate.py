@@ -20,7 +20,10 @@ the golden sets change:
    answerable ones answered from the right page. (Weighing both kinds equally, whatever
    their number, let a few confidently worded unanswerable questions push the threshold
    up until a third of the answerable ones were refused.)
-5. The verifier's thresholds separate supported from unsupported sentences: a sentence
+5. `companion_margin` is the smallest score gap (`MARGIN_GRID`) at which quoting the best
+   unit's companion (`evidence.companion`: the next unit from the same place) makes the
+   most dev answers hold their expected answer string.
+6. The verifier's thresholds separate supported from unsupported sentences: a sentence
    made of the question and its expected answer, against the right passage (supported)
    and against retrieved passages off the expected pages that do not hold the answer
    (unsupported).
@@ -43,14 +46,15 @@ from evals.golden import GoldenQuestion
 from evals.metrics import Located, is_match, normalise
 from evals.runner import view_for
 from manualqa.answer import AnswerEngine
-from manualqa.answer.engine import Weighed
-from manualqa.answer.evidence import CONFIDENCE_FEATURES, FEATURES, LinearModel
+from manualqa.answer.engine import Weighed, passage_infos
+from manualqa.answer.evidence import CONFIDENCE_FEATURES, FEATURES, LinearModel, companion
 from manualqa.answer.verify import Support, measure
 
 REGULARISATION = 1.0  # sklearn's C, for the confidence model
 UNANSWERABLE_SHARE = 0.15  # of the questions owners ask, the share no manual answers
 L2_PENALTY = 0.1  # for the ranker
 WEIGHT_SCALE = 4.0  # ranker weights are scaled to this L1 norm (the margin is in these units)
+MARGIN_GRID = tuple(round(0.05 * i, 2) for i in range(21))  # 0.00 .. 1.00
 TERM_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 .. 0.90
 COSINE_GRID = tuple(round(0.2 + 0.05 * i, 2) for i in range(14))  # 0.20 .. 0.85
 
@@ -69,6 +73,7 @@ class Calibration:
     ranker_weights: dict[str, float]
     confidence_weights: dict[str, float]
     min_confidence: float
+    companion_margin: float
     min_term_support: float
     min_cosine: float
     report: dict[str, Any]
@@ -78,6 +83,7 @@ class Calibration:
         lines = [
             "answer:                  # fitted by `manualqa evals calibrate` on the dev questions",
             f"  min_confidence: {self.min_confidence}",
+            f"  companion_margin: {self.companion_margin}",
             "  ranker_weights:",
             *(f"    {k}: {v}" for k, v in self.ranker_weights.items()),
             "  confidence_weights:",
@@ -222,6 +228,38 @@ def _best_threshold(
     return round(middle, 4), round(best, 4)
 
 
+def fit_companion_margin(
+    engine: AnswerEngine, collected: Sequence[Collected], ranker_weights: dict[str, float]
+) -> tuple[float, dict[str, float]]:
+    """The smallest margin at which the best unit and its companion hold the expected
+    answer string for the most dev questions (step 5)."""
+    ranker = LinearModel(ranker_weights, FEATURES)
+    cases = []
+    for part in collected:
+        for q, weighed in zip(part.questions, part.weighed, strict=True):
+            candidates = engine.reweigh(weighed, ranker).evidence.candidates
+            if q.answerable and q.answer_contains and candidates:
+                cases.append((q, candidates, passage_infos(weighed.retrieved.hits)))
+    if not cases:
+        raise ValueError("no dev question with an expected answer string to fit on")
+
+    def holds(margin: float) -> int:
+        held = 0
+        for q, candidates, infos in cases:
+            best = candidates[0]
+            beside = companion(q.question, candidates, best, infos, margin)
+            shown = normalise(" ".join(c.unit.shown for c in (best, beside) if c is not None))
+            held += any(normalise(s) in shown for s in q.answer_contains)
+        return held
+
+    counts = {margin: holds(margin) for margin in MARGIN_GRID}
+    margin = min(m for m, n in counts.items() if n == max(counts.values()))
+    return margin, {
+        "dev_answers_holding_the_expected_string_alone": round(counts[0.0] / len(cases), 4),
+        "dev_answers_holding_it_with_companions": round(counts[margin] / len(cases), 4),
+    }
+
+
 def verifier_samples(
     engine: AnswerEngine, collected: Sequence[Collected]
 ) -> tuple[list[Support], list[Support]]:
@@ -288,6 +326,8 @@ def calibrate(
     engine = engines_and_sets[0][0]
     ranker_weights = fit_ranker(collected)
     confidence_weights, threshold, report = fit_confidence(engine, collected, ranker_weights)
+    margin, companion_report = fit_companion_margin(engine, collected, ranker_weights)
+    report |= companion_report
     supported, unsupported = [], []
     for (each, _), part in zip(engines_and_sets, collected, strict=True):
         s, u = verifier_samples(each, [part])
@@ -297,4 +337,4 @@ def calibrate(
     report |= verifier_report
     if not math.isfinite(threshold):
         raise ValueError("calibration produced no finite confidence threshold")
-    return Calibration(ranker_weights, confidence_weights, threshold, term, cosine, report)
+    return Calibration(ranker_weights, confidence_weights, threshold, margin, term, cosine, report)

@@ -336,6 +336,9 @@ class AnswerSettings(BaseModel):
     top_k: int = Field(6, ge=1, le=20)  # passages the answer is drawn from
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)  # below it the answer abstains
     multi_product_margin: float = Field(0.1, ge=0.0)  # score gap within which products share
+    # A unit from the same place within this score gap is quoted beside the best one
+    # (`evidence.companion`); fitted by `python -m evals calibrate`.
+    companion_margin: float = Field(0.3, ge=0.0)
     ranker_weights: dict[str, float] = {
         "cosine": 1.0,
         "passage_cosine": 0.5,

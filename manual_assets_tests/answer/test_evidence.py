@@ -6,7 +6,14 @@ from functools import partial
 
 import numpy as np
 
-from manualqa.answer.evidence import FEATURES, LinearModel, PassageInfo, gather
+from manualqa.answer.evidence import (
+    FEATURES,
+    Candidate,
+    LinearModel,
+    PassageInfo,
+    companion,
+    gather,
+)
 from manualqa.answer.text import measures_asked, measures_in, repeats, spaced_models
 from manualqa.answer.units import AnswerUnit
 
@@ -178,3 +185,29 @@ def test_a_sibling_model_written_with_a_space_cannot_be_answered():
     assert unknown("How do I level the Ender 3 bed?") == frozenset()
     # A name no manual's title holds is no model name ("Zone 6").
     assert unknown("Where does the paper go on Zone 6 of the Ender 3?") == frozenset()
+
+
+def test_the_companion_is_the_next_best_unit_of_the_same_place_that_adds_something():
+    page_20 = PassageInfo(0.6, "Troubleshooting", "manual-a", (20, 20), "8 Troubleshooting")
+    also_20 = PassageInfo(0.6, "Troubleshooting", "manual-a", (19, 20), "8 Troubleshooting")
+    page_9 = PassageInfo(0.6, "Display", "manual-a", (9, 9), "4 Display")
+
+    def candidate(passage: int, text: str, score: float, kind: str = "sentence") -> Candidate:
+        return Candidate(AnswerUnit(passage, 0, kind, text, text), {}, score)  # type: ignore[arg-type]
+
+    symptom = candidate(0, "The VOC icon is purple after painting.", 2.0)
+    elsewhere = candidate(2, "Purple means very poor air.", 1.95)
+    repeat = candidate(1, "the VOC icon is  purple after painting.", 1.9)  # the overlap
+    remedy = candidate(1, "Air the room for 10 minutes.", 1.8)
+    far = candidate(0, "Contact customer service.", 1.0)
+    passages = [page_20, also_20, page_9]
+    ranked = [symptom, elsewhere, repeat, remedy, far]
+    pick = partial(companion, "The VOC icon turned purple. What should I do?", ranked)
+    assert pick(symptom, passages, 0.3) is remedy  # not page 9, not the repeated sentence
+    assert pick(symptom, passages, 0.1) is None  # the remedy scores too far below
+    assert pick(remedy, passages, 0.3) is None  # nothing within the margin adds to it
+    row = candidate(0, "Weight 4.1 kg", 2.0, "row")
+    assert companion("What does it weigh?", [row, remedy], row, passages, 9.0) is None
+    weight = candidate(0, "It weighs 4.1 kg without the filter.", 2.0)
+    assert companion("How heavy is it?", [weight, remedy], weight, passages, 9.0) is None
+    assert companion("Where is it?", [symptom, row], symptom, passages, 9.0) is None

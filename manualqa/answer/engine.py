@@ -30,6 +30,7 @@ from manualqa.answer.evidence import (
     Evidence,
     LinearModel,
     PassageInfo,
+    companion,
     gather,
 )
 from manualqa.answer.products import ProductDirectory
@@ -144,23 +145,12 @@ class AnswerEngine:
         """The same units scored again (by another ranker, when calibrating)."""
         retrieved = weighed.retrieved
         question_vector = self.llm.embed([retrieved.question], use_cache=True)[0]
-        infos = [
-            PassageInfo(
-                h.score,
-                f"{h.section} {h.product}",
-                h.manual_key,
-                None if h.page is None else (h.page, h.page_end or h.page),
-                h.section,
-                f"{h.vendor} {h.title}",
-            )
-            for h in retrieved.hits
-        ]
         evidence = gather(
             retrieved.question,
             weighed.units,
             weighed.vectors,
             question_vector,
-            infos,
+            passage_infos(retrieved.hits),
             ranker or self.ranker,
             self.confidence,
         )
@@ -232,7 +222,8 @@ class AnswerEngine:
 
     def _parts(self, weighed: Weighed) -> list[EvidencePart]:
         """The best unit; with no single product named, the best of each other product
-        that comes close, each labelled with its product."""
+        that comes close, each labelled with its product. Each comes with its companion
+        (`evidence.companion`), the two in reading order."""
         hits = weighed.retrieved.hits
         candidates = weighed.evidence.candidates
         best = candidates[0]
@@ -244,16 +235,21 @@ class AnswerEngine:
             other = self._product_of(hits[candidate.unit.passage])
             chosen.setdefault(other, candidate)
         label = len(chosen) > 1
-        return [
-            EvidencePart(
-                passage=c.unit.passage + 1,
-                text=c.unit.shown,
-                product=self.directory.display_name(hits[c.unit.passage].manual_key)
-                if label
-                else None,
+        infos = passage_infos(hits)
+        parts = []
+        for c in chosen.values():
+            beside = companion(
+                weighed.retrieved.question, candidates, c, infos, self.settings.companion_margin
             )
-            for c in chosen.values()
-        ]
+            quoted = sorted([c] if beside is None else [c, beside], key=_reading_order)
+            for i, q in enumerate(quoted):
+                name = self.directory.display_name(hits[q.unit.passage].manual_key)
+                parts.append(
+                    EvidencePart(
+                        q.unit.passage + 1, q.unit.shown, name if label and not i else None
+                    )
+                )
+        return parts
 
     def _product_of(self, hit: Hit) -> str:
         return f"{hit.vendor}\x1f{hit.product}"
@@ -327,6 +323,25 @@ class Weighed:
 
     def support_passages(self) -> list[SupportPassage]:
         return [self.support_passage(p) for p in range(len(self.retrieved.hits))]
+
+
+def passage_infos(hits: Sequence[Hit]) -> list[PassageInfo]:
+    """What evidence scoring needs to know about each retrieved passage."""
+    return [
+        PassageInfo(
+            h.score,
+            f"{h.section} {h.product}",
+            h.manual_key,
+            None if h.page is None else (h.page, h.page_end or h.page),
+            h.section,
+            f"{h.vendor} {h.title}",
+        )
+        for h in hits
+    ]
+
+
+def _reading_order(candidate: Candidate) -> tuple[int, int]:
+    return candidate.unit.passage, candidate.unit.ordinal
 
 
 def _context(hit: Hit) -> str:

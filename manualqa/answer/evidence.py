@@ -256,3 +256,39 @@ def gather(
         frozenset(asked),
         frozenset(unknown),
     )
+
+
+def companion(
+    question: str,
+    candidates: Sequence[Candidate],
+    chosen: Candidate,
+    passages: Sequence[PassageInfo],
+    margin: float,
+) -> Candidate | None:
+    """The unit an answer quotes beside `chosen` (one of `candidates`, best first): the best
+    unit ranked below it from the same place, within `margin` of its score, that shows
+    something `chosen` does not (a symptom's remedy, the sentence after a lead-in). None
+    when `chosen` already states a figure of the kind the question asks for (the figure
+    is the answer), and never a table row, beside or as one: a row's neighbours are other
+    items, other codes."""
+    asked = t.figures_asked(question)
+    if chosen.unit.kind == "row" or (asked and asked & t.measures_in(chosen.unit.text)):
+        return None
+    place = passages[chosen.unit.passage]
+    shown = _plain(chosen.unit.shown)
+    below = candidates[next(i for i, c in enumerate(candidates) if c is chosen) + 1 :]
+    for candidate in below:
+        if chosen.score - candidate.score > margin:
+            return None
+        if candidate.unit.kind == "row":
+            continue
+        if not passages[candidate.unit.passage].same_place(place):
+            continue
+        other = _plain(candidate.unit.shown)
+        if other not in shown and shown not in other:
+            return candidate
+    return None
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
