@@ -160,23 +160,33 @@ def fit_ranker(collected: Sequence[Collected]) -> dict[str, float]:
     return {name: round(float(w) * scale, 4) for name, w in zip(FEATURES, fitted.x, strict=True)}
 
 
-def fit_confidence(
+def rescore(
     engine: AnswerEngine, collected: Sequence[Collected], ranker_weights: dict[str, float]
-) -> tuple[dict[str, float], float, dict[str, Any]]:
+) -> list[Collected]:
+    """The dev questions with their units scored again by the fitted ranker."""
     ranker = LinearModel(ranker_weights, FEATURES)
+    return [
+        Collected(part.questions, [engine.reweigh(w, ranker) for w in part.weighed], part.labels)
+        for part in collected
+    ]
+
+
+def fit_confidence(
+    rescored: Sequence[Collected],
+) -> tuple[dict[str, float], float, dict[str, Any]]:
+    """Step 3, over the questions as `rescore` scored them."""
     rows, labels, answerable = [], [], []
     refused = {"answerable": 0, "unanswerable": 0}
-    for part in collected:
+    for part in rescored:
         for q, weighed in zip(part.questions, part.weighed, strict=True):
-            rescored = engine.reweigh(weighed, ranker)
-            if rescored.evidence.cannot_answer:
+            if weighed.evidence.cannot_answer:
                 # Abstained at any threshold (no unit, or a figure, model or name the
                 # passages lack): the confidence only decides the others.
                 refused["answerable" if q.answerable else "unanswerable"] += 1
                 continue
-            best = rescored.evidence.candidates[0]
+            best = weighed.evidence.candidates[0]
             index = next(i for i, u in enumerate(weighed.units) if u is best.unit)
-            summary = rescored.evidence.confidence_features
+            summary = weighed.evidence.confidence_features
             rows.append([summary[name] for name in CONFIDENCE_FEATURES])
             labels.append(_right_page(q, weighed, index))
             answerable.append(q.answerable)
@@ -228,16 +238,13 @@ def _best_threshold(
     return round(middle, 4), round(best, 4)
 
 
-def fit_companion_margin(
-    engine: AnswerEngine, collected: Sequence[Collected], ranker_weights: dict[str, float]
-) -> tuple[float, dict[str, float]]:
+def fit_companion_margin(rescored: Sequence[Collected]) -> tuple[float, dict[str, float]]:
     """The smallest margin at which the best unit and its companion hold the expected
-    answer string for the most dev questions (step 5)."""
-    ranker = LinearModel(ranker_weights, FEATURES)
+    answer string for the most dev questions (step 5), as `rescore` scored them."""
     cases = []
-    for part in collected:
+    for part in rescored:
         for q, weighed in zip(part.questions, part.weighed, strict=True):
-            candidates = engine.reweigh(weighed, ranker).evidence.candidates
+            candidates = weighed.evidence.candidates
             if q.answerable and q.answer_contains and candidates:
                 cases.append((q, candidates, passage_infos(weighed.retrieved.hits)))
     if not cases:
@@ -325,8 +332,9 @@ def calibrate(
     collected = [collect(engine, questions) for engine, questions in engines_and_sets]
     engine = engines_and_sets[0][0]
     ranker_weights = fit_ranker(collected)
-    confidence_weights, threshold, report = fit_confidence(engine, collected, ranker_weights)
-    margin, companion_report = fit_companion_margin(engine, collected, ranker_weights)
+    rescored = rescore(engine, collected, ranker_weights)
+    confidence_weights, threshold, report = fit_confidence(rescored)
+    margin, companion_report = fit_companion_margin(rescored)
     report |= companion_report
     supported, unsupported = [], []
     for (each, _), part in zip(engines_and_sets, collected, strict=True):

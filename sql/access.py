@@ -132,8 +132,9 @@ class CatalogAccess:
         # Read after the version: these rows include at least that version's changes.
         with Session(self._engine) as session:
             keys = tuple(sorted(ingest.withheld_keys(session, now=now)))
+            if version is None:  # an emptied catalog: nothing to cache under
+                return keys
             valid_until = ingest.next_license_expiry(session, now=now)
-        if version is not None:
-            with self._lock:
-                self._withheld = _Withheld(version, keys, valid_until)
+        with self._lock:
+            self._withheld = _Withheld(version, keys, valid_until)
         return keys

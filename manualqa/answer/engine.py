@@ -243,12 +243,10 @@ class AnswerEngine:
             )
             quoted = sorted([c] if beside is None else [c, beside], key=_reading_order)
             for i, q in enumerate(quoted):
-                name = self.directory.display_name(hits[q.unit.passage].manual_key)
-                parts.append(
-                    EvidencePart(
-                        q.unit.passage + 1, q.unit.shown, name if label and not i else None
-                    )
-                )
+                key = hits[q.unit.passage].manual_key
+                # the product's name opens its first part only
+                name = self.directory.display_name(key) if label and i == 0 else None
+                parts.append(EvidencePart(q.unit.passage + 1, q.unit.shown, name))
         return parts
 
     def _product_of(self, hit: Hit) -> str:
