@@ -45,7 +45,7 @@ class ApiKeyRecord:
 
 
 class KeyRow(Protocol):
-    """A key's row: an `ApiKey`, or a Core row of its table's columns."""
+    """A key's row: an `ApiKey`, or a row of its table's columns."""
 
     @property
     def key_id(self) -> str: ...
