@@ -422,10 +422,11 @@ class JwtSettings(BaseModel):
 
 
 class RateLimitSettings(BaseModel):
-    """Requests allowed per API key and per client IP, as `limits` strings ("60/minute").
+    """Requests allowed per API key and per client IP ("60/minute", "3 per 2 seconds"), each
+    a token bucket of that size refilled at that rate.
 
-    Counted in Redis when `storage` is a redis:// URL (shared by every worker and
-    replica), else in each process's memory."""
+    Kept in Redis when `storage` is a redis:// URL (shared by every worker and replica),
+    else in each process's memory."""
 
     model_config = ConfigDict(extra="forbid")
 

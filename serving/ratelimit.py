@@ -1,67 +1,167 @@
-"""Request budgets per API key and per client IP (the `limits` library's moving window).
+"""Request budgets per API key and per client IP, as token buckets.
 
-Counts live in Redis when `serving.rate_limits.storage` is a redis:// URL, so every worker
-and replica shares them; otherwise in this process's memory.
+A budget of "120/minute" is a bucket of 120 tokens that refills at 2 a second: a client
+may burst up to the whole budget, then goes at the refill rate. A request takes one token;
+one that finds none is refused with the seconds until the next token (`Retry-After`).
+
+Buckets live in Redis when `serving.rate_limits.storage` is a redis:// URL, so every worker
+and replica shares them (one Lua script a request: read, refill, take, on Redis's own
+clock); otherwise in this process's memory. The `limits` library parses the budgets; its
+in-memory storage was not kept: it started a timer thread every 10 ms under load and kept
+an entry per request still inside the window.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
+import redis
 from fastapi import HTTPException, status
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits import parse
 
 from manualqa.config import RateLimitSettings
 
 log = logging.getLogger(__name__)
 
+KEY_PREFIX = "manualqa-rate"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """`amount` requests per `per_s` seconds: the bucket's size and its refill rate."""
+
+    text: str  # as configured, for messages
+    amount: int
+    per_s: int
+
+    @classmethod
+    def parse(cls, text: str) -> Budget:
+        item = parse(text)  # "120/minute", "3 per 2 seconds", ...
+        return cls(text, item.amount, item.get_expiry())
+
+    @property
+    def rate(self) -> float:
+        return self.amount / self.per_s
+
+
+class Buckets(Protocol):
+    def take(self, key: str, budget: Budget) -> float:
+        """Take a token from `key`'s bucket: 0 when there was one, else the seconds until
+        there is one."""
+
+    def available(self) -> bool: ...
+
+
+class MemoryBuckets:
+    """This process's buckets: tokens and when they were counted, per key."""
+
+    MAX_KEYS = 100_000  # past this, the buckets that are full again are forgotten
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, when, refill s
+
+    def take(self, key: str, budget: Budget) -> float:
+        now = time.monotonic()
+        with self._lock:
+            tokens, then, _ = self._buckets.get(key, (float(budget.amount), now, 0))
+            tokens = min(float(budget.amount), tokens + (now - then) * budget.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / budget.rate
+            self._buckets[key] = (tokens - 1 if wait == 0 else tokens, now, budget.per_s)
+            if len(self._buckets) > self.MAX_KEYS:
+                # A bucket idle for its whole refill time is full: forgetting it changes nothing.
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < v[2]}
+        return wait
+
+    def available(self) -> bool:
+        return True
+
+
+# KEYS[1]: the bucket; ARGV: size, tokens a second. Returns the seconds to wait, as a string
+# (Lua numbers become integers on the way back).
+_TAKE = """
+local size, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(held[1]) or size
+local at = tonumber(held[2]) or now
+tokens = math.min(size, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(size / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+class RedisBuckets:
+    """Buckets in Redis, shared by every process that uses the same server and database."""
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._take = self._client.register_script(_TAKE)
+
+    def take(self, key: str, budget: Budget) -> float:
+        return float(self._take(keys=[key], args=[budget.amount, budget.rate]))
+
+    def available(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
+
 
 class RateLimited(HTTPException):
     """429 with the seconds until the budget allows another request."""
 
-    def __init__(self, what: str, limit: RateLimitItem, retry_after_s: int) -> None:
+    def __init__(self, what: str, budget: Budget, retry_after_s: int) -> None:
         super().__init__(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"rate limit of {limit} per {what} reached; retry in {retry_after_s} s",
+            detail=f"rate limit of {budget.text} per {what} reached; retry in {retry_after_s} s",
             headers={"Retry-After": str(retry_after_s)},
         )
 
 
 @dataclass
 class RateLimiter:
-    limiter: MovingWindowRateLimiter
-    per_key: RateLimitItem
-    per_ip: RateLimitItem
+    buckets: Buckets
+    per_key: Budget
+    per_ip: Budget
 
     @classmethod
     def from_settings(cls, settings: RateLimitSettings) -> RateLimiter | None:
         """None when rate limiting is off."""
         if not settings.enabled:
             return None
-        storage = storage_from_string(settings.storage, key_prefix="manualqa-rate")
-        return cls(
-            MovingWindowRateLimiter(storage), parse(settings.per_key), parse(settings.per_ip)
-        )
+        storage = settings.storage
+        buckets: Buckets
+        if storage.startswith(("redis://", "rediss://")):
+            buckets = RedisBuckets(storage)
+        elif storage == "memory://":
+            buckets = MemoryBuckets()
+        else:
+            raise ValueError(f"rate_limits.storage must be memory:// or a redis:// URL: {storage}")
+        return cls(buckets, Budget.parse(settings.per_key), Budget.parse(settings.per_ip))
 
     def available(self) -> bool:
         """Whether the storage answers (Redis up), for readiness."""
-        return bool(self.limiter.storage.check())
+        return self.buckets.available()
 
     def check_ip(self, ip: str) -> None:
-        self._hit(self.per_ip, "client IP", "ip", ip)
+        self._take(self.per_ip, "client IP", f"{KEY_PREFIX}:ip:{ip}")
 
     def check_key(self, principal_id: str) -> None:
-        self._hit(self.per_key, "API key", "key", principal_id)
+        self._take(self.per_key, "API key", f"{KEY_PREFIX}:key:{principal_id}")
 
-    def _hit(self, limit: RateLimitItem, what: str, *identifiers: str) -> None:
+    def _take(self, budget: Budget, what: str, key: str) -> None:
         try:
-            allowed = self.limiter.hit(limit, *identifiers)
-            reset_at = None if allowed else self.limiter.get_window_stats(limit, *identifiers)[0]
+            wait = self.buckets.take(key, budget)
         except Exception as exc:  # the storage (Redis) is down: refuse rather than not count
             log.error("rate limit storage failed: %s", exc)
             raise HTTPException(
@@ -69,5 +169,5 @@ class RateLimiter:
                 detail="the rate limiter's storage is unavailable",
                 headers={"Retry-After": "5"},
             ) from exc
-        if reset_at is not None:
-            raise RateLimited(what, limit, max(1, math.ceil(reset_at - time.time())))
+        if wait > 0:
+            raise RateLimited(what, budget, max(1, math.ceil(wait)))

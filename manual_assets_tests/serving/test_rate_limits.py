@@ -15,10 +15,28 @@ from fastapi.testclient import TestClient
 
 from manual_assets_tests.serving.conftest import make_key
 from serving.app import create_app
-from serving.ratelimit import RateLimited, RateLimiter
+from serving.ratelimit import Budget, MemoryBuckets, RateLimited, RateLimiter, RedisBuckets
 
 REDIS_URL = "redis://127.0.0.1:6379/9"  # this suite's own database number
 SEARCH = {"query": "How do I reset the Wi-Fi?", "top_k": 1}
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_a_bucket_allows_a_burst_of_its_size_then_its_refill_rate(store):
+    budget = Budget.parse("4 per 2 seconds")  # 4 at once, then one every 0.5 s
+    buckets = MemoryBuckets() if store == "memory" else RedisBuckets(REDIS_URL)
+    key = f"manualqa-rate:test:{time.time_ns()}"
+    try:
+        assert [buckets.take(key, budget) for _ in range(4)] == [0, 0, 0, 0]
+        wait = buckets.take(key, budget)
+        assert 0.4 < wait <= 0.5
+        time.sleep(wait + 0.05)
+        assert buckets.take(key, budget) == 0
+        assert buckets.take(key, budget) > 0  # the refused take spent nothing; this one, all
+        assert buckets.take(f"{key}:other", budget) == 0  # each key has its own bucket
+    finally:
+        if store == "redis":
+            redis.Redis.from_url(REDIS_URL).delete(key, f"{key}:other")
 
 
 @contextmanager
