@@ -61,11 +61,10 @@ VOLUME ["/data"]
 EXPOSE 8000 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
-# uvicorn reads its worker count from WEB_CONCURRENCY; each worker opens the published index
-# itself. On SIGTERM it stops accepting, lets requests in flight finish (up to 20 s), then exits.
-# A worker gets 60 s to answer uvicorn's health ping (loading the model can take longer than
-# the default 5 s on a busy host, and uvicorn would restart it again and again). Idle
-# keep-alive connections stay open 75 s, longer than a load balancer's usual 60 s.
-CMD ["uvicorn", "serving.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--timeout-graceful-shutdown", "20", "--timeout-worker-healthcheck", "60", \
-     "--timeout-keep-alive", "75", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]
+# serving.launch (uvicorn, each worker on a listening socket of its own) reads its worker
+# count from WEB_CONCURRENCY; each worker opens the published index itself. On SIGTERM it
+# stops accepting, lets requests in flight finish (up to 20 s), then exits. A worker gets 60 s
+# to answer the health ping (loading the model can take longer than uvicorn's 5 s on a busy
+# host). Idle keep-alive connections stay open 75 s, longer than a load balancer's usual 60 s.
+CMD ["python", "-m", "serving.launch", "--host", "0.0.0.0", "--port", "8000", \
+     "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"]

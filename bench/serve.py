@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from manualqa.config import PROJECT_ROOT, Settings
-from serving.command import uvicorn_command
+from serving.launch import api_command
 from sql import db
 from sql.api_keys import create_key, revoke_key
 from sql.embedded import running_embedded_postgres, stop_embedded_postgres
@@ -81,7 +81,7 @@ def _served(
         **(extra_env or {}),
     }
     # uvicorn's own messages (a worker that died and was restarted), not one line a request.
-    command = [*uvicorn_command("127.0.0.1", port, workers), "--no-access-log"]
+    command = [*api_command("127.0.0.1", port, workers), "--no-access-log"]
     started = time.monotonic()
     # Its own process group: whatever is left of it (workers included) can be killed.
     server = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True)

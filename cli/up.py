@@ -40,7 +40,7 @@ from manual_assets.catch_up import CatchUpReport, catch_up
 from manual_assets.partitions import eval_weeks
 from manual_assets.resources import build_resources
 from manualqa.config import PROJECT_ROOT, Settings, get_settings
-from serving.command import uvicorn_command
+from serving.launch import api_command
 from sql import db
 from sql.api_keys import create_key, verify_key
 from sql.embedded import stop_embedded_postgres
@@ -240,7 +240,7 @@ def serve(settings: Settings, stop: StopSignals, api_key: str | None) -> int:
             "-h", settings.dagster.host, "-p", str(settings.dagster.port),
         ],
         # On SIGTERM: stop accepting, let requests in flight finish, within our grace.
-        "api": uvicorn_command(
+        "api": api_command(
             settings.serving.host,
             settings.serving.port,
             settings.serving.workers,

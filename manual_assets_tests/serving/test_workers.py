@@ -1,6 +1,7 @@
-"""The API as `manualqa up` starts it (`serving.command.uvicorn_command`): two uvicorn
+"""The API as `manualqa up` starts it (`serving.launch.api_command`): two uvicorn
 workers on one published Edge index answer alike and both switch to a new publication;
-on SIGTERM a request in flight still gets its answer and every process exits."""
+connections opened at once reach both; on SIGTERM a request in flight still gets its
+answer and every process exits."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from manual_assets_tests.serving.live import free_port
 from manualqa.config import PROJECT_ROOT
 from manualqa.index.base import EmbeddingSpace
 from manualqa.index.edge import EdgeIndex
-from serving.command import uvicorn_command
+from serving.launch import api_command
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +82,7 @@ def served(demo_pipeline, api_key, tmp_path) -> Iterator[Served]:
     }
     port = free_port()
     master = subprocess.Popen(
-        [*uvicorn_command("127.0.0.1", port, WORKERS), "--log-level", "warning"],
+        [*api_command("127.0.0.1", port, WORKERS), "--log-level", "warning"],
         cwd=PROJECT_ROOT,
         env=env,
         start_new_session=True,
@@ -150,7 +151,31 @@ def _one_connection_per_worker(served: Served) -> dict[int, http.client.HTTPConn
     raise AssertionError(f"only {len(pinned)} of {WORKERS} workers accepted a connection")
 
 
+def _connections_opened_at_once_reach_every_worker(served: Served) -> None:
+    """Each worker listens on a socket of its own (`serving.launch`): the kernel spreads
+    connections opened together over them. With one shared socket, the first worker to wake
+    accepted every connection waiting. The workers are stopped while 16 connections are
+    opened, so that all 16 wait; all on one of 2 sockets by chance: p = 2 / 2**16."""
+    workers = served.workers()
+    for worker in workers:
+        worker.suspend()
+    try:
+        connections = [_connect(served) for _ in range(16)]  # the kernel completes them
+    finally:
+        for worker in workers:
+            worker.resume()
+    try:
+        for conn in connections:
+            assert _get(conn, "/healthz")[0] == 200
+        holders = {served.worker_of(conn) for conn in connections}
+        assert holders == {w.pid for w in served.workers()}
+    finally:
+        for conn in connections:
+            conn.close()
+
+
 def test_two_workers_answer_alike_and_both_switch_to_a_new_publication(served, demo_pipeline):
+    _connections_opened_at_once_reach_every_worker(served)
     pinned = _one_connection_per_worker(served)
     assert set(pinned) == {w.pid for w in served.workers()}
     # Each worker serves its own copy of the published index.
