@@ -60,23 +60,32 @@ class Buckets(Protocol):
 class MemoryBuckets:
     """This process's buckets: tokens and when they were counted, per key."""
 
-    MAX_KEYS = 100_000  # past this, the buckets that are full again are forgotten
+    MAX_KEYS = 100_000  # past this, buckets that have refilled are forgotten (once a second)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float, int]] = {}  # tokens, when, refill s
+        self._buckets: dict[str, tuple[float, float, Budget]] = {}
+        self._pruned_at = 0.0
 
     def take(self, key: str, budget: Budget) -> float:
         now = time.monotonic()
         with self._lock:
-            tokens, then, _ = self._buckets.get(key, (float(budget.amount), now, 0))
+            tokens, then, _ = self._buckets.get(key, (float(budget.amount), now, budget))
             tokens = min(float(budget.amount), tokens + (now - then) * budget.rate)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / budget.rate
-            self._buckets[key] = (tokens - 1 if wait == 0 else tokens, now, budget.per_s)
-            if len(self._buckets) > self.MAX_KEYS:
-                # A bucket idle for its whole refill time is full: forgetting it changes nothing.
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < v[2]}
+            self._buckets[key] = (tokens - 1 if wait == 0 else tokens, now, budget)
+            if len(self._buckets) > self.MAX_KEYS and now - self._pruned_at >= 1:
+                self._forget_refilled(now)
         return wait
+
+    def _forget_refilled(self, now: float) -> None:
+        """Forget the buckets that are full again: a new one starts full, so nothing changes."""
+        self._pruned_at = now
+        self._buckets = {
+            key: (tokens, then, budget)
+            for key, (tokens, then, budget) in self._buckets.items()
+            if tokens + (now - then) * budget.rate < budget.amount
+        }
 
     def available(self) -> bool:
         return True

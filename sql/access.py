@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,11 +82,12 @@ class CatalogAccess:
     """Reads the governance version and an API key per request; caches the rest under it.
 
     `engine` should be a pool without pre-ping in autocommit mode (`make_engine(url,
-    pool_pre_ping=False, isolation_level="AUTOCOMMIT")`). Each thread that reads holds one
-    of its connections for good (the API reads on its few `serving.request_threads`), so
-    the one statement a request makes is its only round trip, with no pool checkout around
-    it. Instead of pinging before each use, a read that finds its connection dropped (a
-    server restart) is made once more on a new one.
+    pool_pre_ping=False, isolation_level="AUTOCOMMIT")`). The per-request reads take their
+    driver connection from a stack of idle ones of their own (opened through the engine, as
+    many as reads ever ran at once: the API's `serving.request_threads`), so the one
+    statement a request makes is its only round trip, with no pool checkout around it.
+    Instead of pinging before each use, a read that finds its connection dropped (a server
+    restart) drops every idle connection and is made once more on a new one.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -95,29 +97,29 @@ class CatalogAccess:
         self._visible: dict[tuple[int, tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
         self._version = _Statement.compile(_VERSION, engine)
         self._version_and_key = _Statement.compile(_VERSION_AND_KEY, engine)
-        self._held = threading.local()  # this thread's connection
-        self._all_held: list[psycopg.Connection[Any]] = []
+        self._idle: deque[psycopg.Connection[Any]] = deque()  # append and pop are atomic
 
     def dispose(self) -> None:
-        with self._lock:
-            held, self._all_held = self._all_held, []
-        for connection in held:
-            connection.close()
+        self._close_idle()
         self._engine.dispose()
 
-    def _connection(self) -> psycopg.Connection[Any]:
-        connection: psycopg.Connection[Any] | None = getattr(self._held, "connection", None)
-        if connection is not None and not connection.closed:
+    def _close_idle(self) -> None:
+        while True:
+            try:
+                self._idle.pop().close()
+            except IndexError:
+                return
+
+    def _checkout(self) -> psycopg.Connection[Any]:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pooled = self._engine.raw_connection()
+            connection = pooled.driver_connection
+            pooled.detach()  # ours from now on: back to `_idle` after each read
+            assert isinstance(connection, psycopg.Connection)
+            connection.autocommit = True
             return connection
-        pooled = self._engine.raw_connection()
-        connection = pooled.driver_connection
-        pooled.detach()  # this thread's from now on; closed by dispose()
-        assert isinstance(connection, psycopg.Connection)
-        connection.autocommit = True
-        self._held.connection = connection
-        with self._lock:
-            self._all_held = [c for c in self._all_held if not c.closed] + [connection]
-        return connection
 
     def read(self, key_id: str | None) -> tuple[CatalogView, KeyRow | None]:
         """The current view and the row of API key `key_id` (None: no such key, or none
@@ -125,14 +127,19 @@ class CatalogAccess:
         return self._once_more_if_dropped(lambda: self._read(key_id))
 
     def _read(self, key_id: str | None) -> tuple[CatalogView, KeyRow | None]:
-        connection = self._connection()
-        if key_id is None:
-            found = self._version.run(connection)
-            current, row = (found[0] if found else None), None
-        else:
-            found = self._version_and_key.run(connection, key_id=key_id)
-            current = found.governance_version
-            row = found if found.key_id is not None else None
+        connection = self._checkout()
+        try:
+            if key_id is None:
+                found = self._version.run(connection)
+                current, row = (found[0] if found else None), None
+            else:
+                found = self._version_and_key.run(connection, key_id=key_id)
+                current = found.governance_version
+                row = found if found.key_id is not None else None
+        except BaseException:
+            connection.close()
+            raise
+        self._idle.append(connection)
         return CatalogView(current, self._withheld_under(current)), row
 
     def visible_manual_keys(
@@ -161,12 +168,10 @@ class CatalogAccess:
         except DBAPIError as exc:  # a read through the pool
             if not exc.connection_invalidated:
                 raise
-        except psycopg.OperationalError:  # a read on this thread's connection
-            held: psycopg.Connection[Any] | None = getattr(self._held, "connection", None)
-            if held is None:
-                raise
-            held.close()  # the next read opens another,
-            self._engine.dispose()  # not from a pool the same restart left dead
+        except psycopg.OperationalError:  # a read on one of our own connections
+            # The same restart left the idle ones, and the engine's pool, dead too.
+            self._close_idle()
+            self._engine.dispose()
         log.info("catalog connection was dropped; reading again on a new one")
         return read()
 

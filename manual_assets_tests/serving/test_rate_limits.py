@@ -39,6 +39,20 @@ def test_a_bucket_allows_a_burst_of_its_size_then_its_refill_rate(store):
             redis.Redis.from_url(REDIS_URL).delete(key, f"{key}:other")
 
 
+def test_memory_forgets_refilled_buckets_past_its_key_limit(monkeypatch):
+    monkeypatch.setattr(MemoryBuckets, "MAX_KEYS", 10)
+    buckets = MemoryBuckets()
+    fast, slow = Budget.parse("100/second"), Budget.parse("1/hour")
+    assert buckets.take("spent", slow) == 0  # empty for an hour: must be kept
+    for i in range(10):
+        assert buckets.take(f"ip-{i}", fast) == 0  # full again in 0.01 s
+    assert len(buckets._buckets) == 11  # over the limit, but none has refilled yet
+    time.sleep(1.05)  # forgetting runs at most once a second
+    assert buckets.take("one-more", fast) == 0  # 12 keys: the refilled ones go
+    assert buckets.take("spent", slow) > 3000
+    assert len(buckets._buckets) == 2  # "spent" and "one-more"
+
+
 @contextmanager
 def _api(demo_pipeline, per_key: str, per_ip: str, storage: str = "memory://") -> Iterator:
     settings = demo_pipeline.settings

@@ -4,6 +4,7 @@ read fresh on every request."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -85,7 +86,7 @@ def test_an_api_key_row_is_read_on_every_request(access, db_engine):
 
 
 def test_a_connection_the_server_dropped_costs_no_failed_read(access, db_engine):
-    access.read(None)  # this thread holds a connection now (and the pool one more)
+    access.read(None)  # one idle connection of its own now (and the pool one more)
     with session_scope(db_engine) as session:
         dropped = session.scalars(
             text(
@@ -97,3 +98,23 @@ def test_a_connection_the_server_dropped_costs_no_failed_read(access, db_engine)
     assert dropped and all(dropped)
     view, _ = access.read(None)
     assert view.version is not None
+
+
+def _backends(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.scalars(
+            text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": APP_NAME},
+        ).one()
+
+
+def test_reads_from_thread_after_thread_reuse_one_connection(access, db_engine):
+    """Request threads come and go (an idle worker thread exits after a while): each read
+    takes an idle connection and gives it back, so a new thread opens none."""
+    access.read(None)
+    opened = _backends(db_engine)
+    for _ in range(20):
+        reader = threading.Thread(target=access.read, args=(None,))
+        reader.start()
+        reader.join()
+    assert _backends(db_engine) == opened
