@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+import psutil
 
 from manualqa.config import PROJECT_ROOT, Settings
 from serving.launch import api_command
@@ -88,6 +89,7 @@ def _served(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, server, ready_timeout_s)
+        _wait_listening(server, port, workers, ready_timeout_s)
         ready_s = round(time.monotonic() - started, 1)
         with bench_key(url, ["search", "ask", "sql"]) as headers:
             yield ServedApi(base, headers, url, server.pid, ready_s)
@@ -98,6 +100,29 @@ def _served(
         except subprocess.TimeoutExpired:  # still starting, or hung: do not leave it behind
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def _wait_listening(
+    server: subprocess.Popen[bytes], port: int, workers: int, timeout_s: float
+) -> None:
+    """Until every worker listens: each listens on a socket of its own once its start-up is
+    done (`serving.launch`), and connections opened before that all go to the others."""
+    if workers == 1:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listening = [
+            child
+            for child in psutil.Process(server.pid).children()
+            if any(
+                c.status == psutil.CONN_LISTEN and c.laddr.port == port
+                for c in child.net_connections(kind="tcp")
+            )
+        ]
+        if len(listening) >= workers:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"not all {workers} workers listened within {timeout_s} s")
 
 
 def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
