@@ -63,20 +63,16 @@ def _bound(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _OwnListeningSocket:
-    """An event loop that listens on a socket of its own where it is handed a shared one."""
+class OwnSocketLoop(uvloop.Loop):  # type: ignore[misc]  # uvloop's stubs
+    """uvloop's loop (what uvicorn's `auto` picks), listening on a socket of its own where
+    it is handed a shared one: the event loop of each of several workers."""
 
     async def create_server(self, protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
         shared = kwargs.get("sock")
         if shared is not None and shared.family in (socket.AF_INET, socket.AF_INET6):
             host, port = shared.getsockname()[:2]
             kwargs["sock"] = _bound(host, port)
-        return await super().create_server(protocol_factory, *args, **kwargs)  # type: ignore[misc]
-
-
-class OwnSocketLoop(_OwnListeningSocket, uvloop.Loop):  # type: ignore[misc]  # uvloop's stubs
-    """uvloop's loop (what uvicorn's `auto` picks) with a listening socket of its own: the
-    event loop of each of several workers (`--loop serving.launch:OwnSocketLoop`)."""
+        return await super().create_server(protocol_factory, *args, **kwargs)
 
 
 def config(args: argparse.Namespace) -> uvicorn.Config:
