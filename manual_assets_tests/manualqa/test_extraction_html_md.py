@@ -113,6 +113,35 @@ def test_html_keeps_main_content_and_headings_without_boilerplate() -> None:
     assert all(b.page is None and b.page_label is None for b in doc.blocks)
 
 
+# A manual page with no content container: headings, a paragraph and a procedure straight
+# in <body>. trafilatura's precision mode dropped every <h2> and the whole <ol> of this page.
+BARE_PAGE = """<html><head><title>D18 Drill Guide</title></head><body>
+<h1>D18 Drill Guide</h1>
+<p>User guide, version 1.3. Read all instructions before use.</p>
+<h2>Charging</h2>
+<p>A 2.0 Ah pack charges fully in 45 minutes on the supplied charger; a 4.0 Ah pack takes
+80 minutes. The charger LED blinks green while charging and stays green when the pack is full.</p>
+<h2>Changing the bit</h2>
+<ol>
+<li>Set the direction switch to the middle position to lock the trigger.</li>
+<li>Turn the chuck sleeve anticlockwise to open the jaws.</li>
+<li>Insert the bit and turn the sleeve clockwise until it clicks.</li>
+</ol>
+<h2>Maintenance</h2>
+<p>Blow the dust out of the motor vents after each use. Do not use solvents on the housing.</p>
+</body></html>"""
+
+
+def test_html_without_a_content_container_keeps_headings_and_procedures() -> None:
+    doc = _extract(BARE_PAGE.encode("utf-8"), "d18.html")
+    by_section = {b.section: b.text for b in doc.blocks}
+
+    assert {"Charging", "Changing the bit", "Maintenance"} <= set(by_section)
+    steps = by_section["Changing the bit"]
+    assert "1. Set the direction switch" in steps
+    assert "3. Insert the bit" in steps
+
+
 def test_html_with_only_boilerplate_is_refused() -> None:
     page = "<html><body><nav><a href='/'>Home</a></nav><footer>(c) Acme</footer></body></html>"
     with pytest.raises(ExtractionError, match="no main content"):

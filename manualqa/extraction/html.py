@@ -1,5 +1,11 @@
 """HTML manuals: trafilatura keeps the main content (no navigation, footers or ads)
-and renders it as Markdown, which the Markdown splitter turns into sections."""
+and renders it as Markdown, which the Markdown splitter turns into sections.
+
+trafilatura runs in its recall-oriented mode. Its precision mode judges each element by
+text density, and on a plain manual page (headings, paragraphs and an <ol> straight in
+<body>) it dropped every heading and the whole numbered procedure, with no error: a manual
+that loses its steps answers nothing about them. Navigation, headers and footers are
+removed in both modes."""
 
 from __future__ import annotations
 
@@ -20,19 +26,9 @@ MIN_MAIN_CONTENT_WORDS = 8
 
 
 def html_to_markdown(html: bytes | str) -> str | None:
-    """The main content of an HTML page as Markdown (headings, lists, tables kept).
-
-    Falls back to trafilatura's recall-oriented mode when the precise pass finds
-    nothing (short pages). Returns None when there is no main content.
-    """
-    text = _extract(html, favor_recall=False)
-    if not text or not text.strip():
-        text = _extract(html, favor_recall=True)
-    return text if text and text.strip() else None
-
-
-def _extract(html: bytes | str, *, favor_recall: bool) -> str | None:
-    result: str | None = trafilatura.extract(
+    """The main content of an HTML page as Markdown (headings, lists, tables kept), or
+    None when there is none."""
+    text: str | None = trafilatura.extract(
         html,
         output_format="markdown",
         include_tables=True,
@@ -41,9 +37,9 @@ def _extract(html: bytes | str, *, favor_recall: bool) -> str | None:
         include_images=False,
         include_comments=False,
         deduplicate=False,
-        favor_recall=favor_recall,
+        favor_recall=True,
     )
-    return result
+    return text if text and text.strip() else None
 
 
 def extract_html(data: bytes, ref: ManualRef) -> ExtractedManual:
