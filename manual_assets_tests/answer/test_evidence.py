@@ -65,6 +65,9 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert units_named("How many watts does it draw?") == {"power"}
     assert units_named("Is 5 mA enough to drive it?") == set()  # a figure given, not asked
     assert units_named("How often per month should I clean it?") == set()  # 'once a month'
+    assert units_named("How do I put a new bit in the drill?") == set()  # a drill bit
+    assert units_named("Can I plug my guitar amp into it?") == set()
+    assert units_named("How many amps does the charger draw?") == {"current"}
     assert units_named("Can I use it in my bathroom?") == set()
     units = [_unit(0, "Blade speed 3,000 rpm; cutting height 20 to 60 mm.")]
     vectors = np.array([[1.0, 0.0]], dtype=np.float32)

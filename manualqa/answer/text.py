@@ -219,11 +219,14 @@ def measures_in(text: str) -> set[str]:
     return found
 
 
-# Unit words too common in plain questions ("in", "us") or often met without a number
-# ("once a month") to show that a figure in that unit is asked for.
+# Unit words too common in plain questions ("in", "us"), often met without a number
+# ("once a month") or naming a thing as often as a unit ("a drill bit") to show that a
+# figure in that unit is asked for. Compared after plurals are folded (hours -> hour).
 _UNNAMED_UNITS = frozenset(
-    "in us day week month year hour minute second foot feet degree percent".split()
+    "in us day week month year hour minute second foot feet degree percent bit".split()
 )
+# ... and compared as written: "amp" is an amplifier as often as an ampere, "amps" a current.
+_UNNAMED_UNIT_FORMS = frozenset({"amp"})
 _UNIT_WORD_RE = re.compile(r"(?<![\w.,])(?<!\d\s)([a-zµ°%]+(?:/[a-z]+)?)(?![\w/])")
 
 
@@ -233,7 +236,7 @@ def units_named(question: str) -> set[str]:
     found: set[str] = set()
     for word in _UNIT_WORD_RE.findall(question.lower()):
         unit = word.rstrip("s") if len(word) > 3 and "/" not in word else word
-        if len(unit) < 2 or unit in _UNNAMED_UNITS:
+        if len(unit) < 2 or unit in _UNNAMED_UNITS or word in _UNNAMED_UNIT_FORMS:
             continue
         found |= _KINDS_OF_UNIT.get(unit, frozenset())
     return found
