@@ -11,7 +11,7 @@ import redis
 from manualqa.config import EmbeddingSettings, LLMRoleSettings, LLMSettings
 from manualqa.llm import LLMClient
 from manualqa.llm.cache import NAMESPACE
-from manualqa.llm.offline_answer import EvidencePart, EvidenceRequest
+from manualqa.llm.offline_answer import EvidencePart, EvidenceRequest, quote_evidence
 from manualqa.prompts import PromptPassage, render_answer_prompt
 
 MESSAGES = render_answer_prompt(
@@ -79,6 +79,14 @@ def test_offline_answer_cites_and_repeats_come_from_cache(offline):
     assert again.text == first.text
     usage = offline.ledger.snapshot()["answer"]
     assert usage["calls"] == 2 and usage["cached"] == 1 and usage["cost_usd"] == 0.0
+
+
+def test_a_quoted_clause_cut_at_its_semicolon_ends_with_a_full_stop():
+    request = EvidenceRequest(
+        "Which gear drives screws?",
+        (EvidencePart(2, "Position 1 (0-450 rpm) is for driving screws;"),),
+    )
+    assert quote_evidence(request) == "Position 1 (0-450 rpm) is for driving screws. [2]"
 
 
 def test_unknown_role_is_refused(offline):

@@ -41,7 +41,7 @@ def _cited(text: str, number: int) -> list[str]:
     for line in text.splitlines():
         for sentence in split_sentences(line):
             if sentence[-1] not in ".!?:":
-                sentence += "."
+                sentence = sentence.rstrip(";,") + "."  # a clause cut at its ';' ends here
             out.append(f"{sentence} [{number}]")
     return out
 
