@@ -22,6 +22,18 @@ def test_steps_carry_their_whole_procedure_and_its_lead_in():
     assert units[-1].shown == units[-1].text
 
 
+def test_a_numbered_heading_above_steps_numbered_from_one_is_not_their_step():
+    units = split_units(
+        "4. Dosing with the timer\n1. Press TIMER.\n2. Turn the dial to set the time.\n"
+        "3. Press START."
+    )
+    steps = [u for u in units if u.text.startswith(("1.", "2.", "3."))]
+    assert [u.shown for u in steps] == [
+        "1. Press TIMER.\n2. Turn the dial to set the time.\n3. Press START."
+    ] * 3
+    assert units[0].shown == "4. Dosing with the timer"
+
+
 def test_a_table_row_is_shown_with_its_header():
     table = "| Code | Meaning | What to do |\n|---|---|---|\n| E1 | Filter missing | Fit a filter |"
     (row,) = split_units(table)

@@ -23,7 +23,7 @@ from manualqa.sentences import split_sentences
 
 UnitKind = Literal["sentence", "step", "item", "row"]
 
-_STEP_RE = re.compile(r"^\(?(?:step\s*)?\d{1,2}[.):]\s+\S", re.IGNORECASE)
+_STEP_RE = re.compile(r"^\(?(?:step\s*)?(\d{1,2})[.):]\s+\S", re.IGNORECASE)
 _ITEM_RE = re.compile(
     r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S"
 )
@@ -244,6 +244,7 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
     lines = _lines(text)
     header: list[str] | None = None
     steps: list[int] = []  # indexes into `units` of the procedure being read, lead-in first
+    last_step = 0  # the number of the procedure's last step
 
     def close_procedure() -> None:
         if not steps:
@@ -273,7 +274,14 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
                 units.append(AnswerUnit(passage, len(units), "row", row, row))
             continue
         header = None
-        if _STEP_RE.match(line):
+        step = _STEP_RE.match(line)
+        if step:
+            number = int(step.group(1))
+            if steps and number <= last_step:
+                # The numbering starts again: a new list, not more of this one (a numbered
+                # heading, "4. Dosing with the timer", above its steps 1, 2, 3).
+                close_procedure()
+            last_step = number
             if not steps and units and units[-1].kind == "sentence":
                 steps.append(len(units) - 1)  # the sentence that leads into the steps
             steps.append(len(units))
