@@ -22,6 +22,20 @@ def test_steps_carry_their_whole_procedure_and_its_lead_in():
     assert units[-1].shown == units[-1].text
 
 
+def test_a_command_and_a_note_between_two_steps_belong_to_the_procedure():
+    units = split_units(
+        "To change the password:\n\n1. Open the terminal.\n\n2. Gain root rights:\n\n"
+        "$ su -\n\nWhen prompted for a password, use root.\n\n3. Run passwd.\n\n"
+        "The web interface keeps its own password."
+    )
+    note = next(u for u in units if u.text.startswith("When prompted"))
+    assert note.shown.startswith("To change the password:\n1. Open the terminal.")
+    assert "2. Gain root rights:\n$ su -\nWhen prompted for a password, use root.\n3. Run" in (
+        note.shown
+    )
+    assert units[-1].shown == "The web interface keeps its own password."
+
+
 def test_a_numbered_heading_above_steps_numbered_from_one_is_not_their_step():
     units = split_units(
         "4. Dosing with the timer\n1. Press TIMER.\n2. Turn the dial to set the time.\n"

@@ -173,6 +173,17 @@ def test_markdown_sections_follow_atx_headings_outside_code() -> None:
     assert "1. Hold MODE for three seconds." in blocks["Advanced *settings*"]
 
 
+def test_a_fence_indented_inside_a_list_item_is_dropped_and_its_code_kept() -> None:
+    text = (
+        "# Setup\n\n1. Change the root password:\n\n    ```console\n"
+        "    [root@kvm ~]# passwd root\n    ```\n\n2. Reboot.\n"
+    )
+    doc = _extract(text.encode("utf-8"), "kvm.md")
+    setup = doc.blocks[-1].text
+    assert "```" not in setup and "console" not in setup
+    assert "[root@kvm ~]# passwd root" in setup
+
+
 def test_markdown_cleanup_drops_front_matter_comments_images_and_link_targets() -> None:
     doc = _extract(MARKDOWN.encode("utf-8"), "d10.md")
     text = "\n".join(b.text for b in doc.blocks)

@@ -16,6 +16,7 @@ not recognised; Check that a genuine filter is fitted."
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,6 +50,7 @@ MIN_WORDS = 3
 WRAPPED_WORDS = 7  # a shorter line that ends no sentence is a line of its own (a spec row)
 TITLE_WORDS = 6
 MAX_PROCEDURE_STEPS = 12
+STEP_GAP_LINES = 4  # lines between two steps that still belong to the first (a command, a note)
 TABLE_LINES = 3  # at least this many short lines in a row are read as table cells
 ROW_CELLS = 3  # the widest window of neighbouring cells read as one row
 LABELLED_CELLS = 3  # cells after a lone code label read as its row
@@ -131,9 +133,11 @@ def _is_contents(cells: list[str]) -> bool:
 
 
 def _is_title(line: str, following: str) -> bool:
-    """A short line that ends no sentence, followed by one that starts a new one."""
+    """A short line that starts with a word and ends no sentence, followed by one that
+    starts a new one. A line opening with a sign ("$ su -", "[root@kvm ~]# rw") is code."""
     return (
-        len(line.split()) <= TITLE_WORDS
+        line[0].isalnum()
+        and len(line.split()) <= TITLE_WORDS
         and line[-1] not in ".!?:;,"
         and (not _DIGIT_RE.search(line) or bool(_SECTION_NUMBER_RE.match(line)))
         and bool(following)
@@ -287,7 +291,11 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
             steps.append(len(units))
             units.append(AnswerUnit(passage, len(units), "step", line, line))
             continue
-        close_procedure()
+        # A line between two steps that follow each other ("2. Gain superuser rights:",
+        # "$ su -", "When prompted, use root.", "3. Run rw") belongs to the procedure.
+        inside = bool(steps) and _next_step(lines, index) == last_step + 1
+        if not inside:
+            close_procedure()
         kind: UnitKind = "item" if _ITEM_RE.match(line) else "sentence"
         sentences = split_sentences(line) if kind == "sentence" else [line]
         for sentence in sentences:
@@ -297,9 +305,23 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
                     merged = f"{previous.text} {sentence}"
                     units[-1] = AnswerUnit(passage, previous.ordinal, previous.kind, merged, merged)
                     continue
+            if inside:
+                steps.append(len(units))
             units.append(AnswerUnit(passage, len(units), kind, sentence, sentence))
     close_procedure()
     return _with_answers(units)
+
+
+def _next_step(lines: Sequence[str | _Cells], index: int) -> int | None:
+    """The number of the next step within `STEP_GAP_LINES` lines after `index`, None when
+    none comes first (or a table does)."""
+    for line in lines[index + 1 : index + 1 + STEP_GAP_LINES]:
+        if isinstance(line, _Cells) or _ROW_RE.match(line):
+            return None
+        step = _STEP_RE.match(line)
+        if step:
+            return int(step.group(1))
+    return None
 
 
 def _with_answers(units: list[AnswerUnit]) -> list[AnswerUnit]:
