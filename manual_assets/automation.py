@@ -1,11 +1,13 @@
 """When Dagster re-materializes a manual's stages, and how it backfills them.
 
 `raw_manual` is requested by the source sensor when a file's cheap version token
-changes. Every later stage is eager, with one difference from
+changes. Every later stage is eager, with two differences from
 `AutomationCondition.eager()`: an upstream counts as updated only when its *data
-version* changed. `raw_manual`'s data version is the content hash of the bytes, and
-each later stage's is the hash of what it stored, so a manual whose file was touched
-but not changed, or whose text came out the same, stops there.
+version* changed, and a stage whose *code version* changed (an extractor or chunker
+that now writes something else) runs again for every manual. `raw_manual`'s data
+version is the content hash of the bytes, and each later stage's is the hash of what it
+stored, so a manual whose file was touched but not changed, or whose text came out the
+same, stops there.
 """
 
 import dagster as dg
@@ -21,8 +23,11 @@ _ANY_DEP_HAS_NEW_DATA = dg.AutomationCondition.any_deps_match(
 
 ON_NEW_UPSTREAM_DATA = (
     dg.AutomationCondition.eager()
-    .replace("any_deps_updated", _ANY_DEP_HAS_NEW_DATA)
-    .with_label("eager_on_new_upstream_data")
+    .replace(
+        "any_deps_updated",
+        _ANY_DEP_HAS_NEW_DATA | dg.AutomationCondition.code_version_changed(),
+    )
+    .with_label("eager_on_new_upstream_data_or_code")
 )
 
 # Every stage works on one manual at a time, so a backfill of many manuals is one run

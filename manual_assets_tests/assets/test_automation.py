@@ -109,6 +109,30 @@ def test_unchanged_manuals_run_nothing_touched_stop_at_raw_changed_rebuild_their
     assert checked == {ACCEPTED_CHECK} | {check.check_key.name for check in MANUAL_CHECKS}
 
 
+def test_a_stage_whose_code_version_changed_runs_again_for_every_manual(
+    two_manuals: Pipeline, monkeypatch: pytest.MonkeyPatch
+):
+    instance = two_manuals.instance
+    known = {run.run_id for run in instance.get_runs()}
+    text_version = _data_version(instance, "manual_text", MD_KEY)
+    bumped = [
+        asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version="next"))
+        if asset.key == dg.AssetKey("manual_text")
+        else asset
+        for asset in MANUAL_ASSETS
+    ]
+    monkeypatch.setattr("manual_assets.catch_up.MANUAL_ASSETS", bumped)
+
+    report = catch_up(instance, two_manuals.settings)
+    runs = _new_runs(instance, known)
+    assert report.fetched == [] and sorted(report.rebuilt) == [HTML_KEY, MD_KEY]
+    # Requested in one tick, the stages after it come along (as after changed bytes).
+    chain = [a.key.to_user_string() for a in MANUAL_ASSETS[1:]]
+    assert _materialized(instance, {r.run_id for r in runs}) == {HTML_KEY: chain, MD_KEY: chain}
+    assert _data_version(instance, "manual_text", MD_KEY) == text_version  # the same text
+    assert not catch_up(instance, two_manuals.settings).changed_anything
+
+
 def test_an_interrupted_catch_up_is_resumed_by_the_next(two_manuals: Pipeline):
     folder = Path(two_manuals.settings.sources.folder.path)
     for name in (HTML, MARKDOWN):
