@@ -173,6 +173,23 @@ def test_markdown_sections_follow_atx_headings_outside_code() -> None:
     assert "1. Hold MODE for three seconds." in blocks["Advanced *settings*"]
 
 
+def test_markdown_setext_headings_open_sections_and_a_rule_after_a_blank_line_does_not():
+    text = (
+        "Kettle K2 Guide\n===============\n\nRead this first.\n\n"
+        "Descaling\n---------\n\nBoil vinegar and water, then rinse twice.\n\n"
+        "- Never descale a hot kettle.\n---\n\n***\n\nWarranty\n--------\n\nTwo years.\n"
+    )
+    doc = _extract(text.encode("utf-8"), "k2.md")
+    assert [s.path for s in doc.sections] == [
+        ("Kettle K2 Guide",),
+        ("Kettle K2 Guide", "Descaling"),
+        ("Kettle K2 Guide", "Warranty"),
+    ]
+    blocks = {b.section: b.text for b in doc.blocks}
+    assert blocks["Descaling"].endswith("rinse twice.\n\n- Never descale a hot kettle.")
+    assert "===" not in "".join(blocks.values()) and "---" not in "".join(blocks.values())
+
+
 def test_a_fence_indented_inside_a_list_item_is_dropped_and_its_code_kept() -> None:
     text = (
         "# Setup\n\n1. Change the root password:\n\n    ```console\n"

@@ -26,6 +26,10 @@ _COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 _FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
 _ATX_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _RULE_RE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+# A setext heading's underline: '=' for level 1, '-' for level 2, under a line of text.
+_SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+# Lines a setext underline cannot make a heading of: list items, quotes, table rows.
+_NOT_SETEXT_TEXT_RE = re.compile(r"^\s*(?:[-*+>|]|\d+[.)])(?:\s|$)|\|")
 _TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _LINK_DEF_RE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
 _QUOTE_RE = re.compile(r"^(\s{0,3}>\s?)+")
@@ -103,21 +107,36 @@ class _Section:
 def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[SectionInfo]]:
     """Split Markdown into one block per section, headings giving the section paths.
 
-    ATX headings (`#` to `######`) open sections; their path is the chain of
-    enclosing headings, and `SectionInfo.level` is the depth in that chain
-    (1 = top), whatever the number of `#`. A `#` line inside a fenced code block
-    is code, not a heading. Text before the first heading belongs to a section
-    named after `title`. Each block starts with its heading's text. Clean-up:
-    HTML comments, images, thematic breaks, table rule rows and link
-    definitions are dropped; links become their text; fences are dropped but
-    the code inside is kept verbatim. Pages are None.
+    ATX headings (`#` to `######`) and setext headings (a line of text underlined with
+    `===` or `---`) open sections; their path is the chain of enclosing headings, and
+    `SectionInfo.level` is the depth in that chain (1 = top), whatever the number of `#`.
+    A `#` line inside a fenced code block is code, not a heading. Text before the first
+    heading belongs to a section named after `title`. Each block starts with its heading's
+    text. Clean-up: HTML comments, images, thematic breaks, table rule rows and link
+    definitions are dropped; links become their text; fences are dropped but the code
+    inside is kept verbatim. Pages are None.
     """
     text = _COMMENT_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     sections: list[_Section] = [_Section(path=(title,), heading=None)]
     stack: list[tuple[int, str]] = []
+
+    def open_section(level: int, raw_title: str) -> None:
+        heading_title = collapse_spaces(clean_inline(raw_title))
+        if heading_title:
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading_title))
+            path = tuple(t for _, t in stack)
+            sections.append(_Section(path=path, heading=heading_title))
+
     fence: str | None = None
-    for raw in text.split("\n"):
+    lines = text.split("\n")
+    underlined = False  # this line is the underline of a setext heading, already opened
+    for index, raw in enumerate(lines):
         line = raw.rstrip()
+        if underlined:
+            underlined = False
+            continue
         if fence is not None:
             stripped = line.strip()
             if stripped.startswith(fence) and not stripped.strip(fence[0]):
@@ -131,14 +150,13 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
             continue
         heading = _ATX_RE.match(line)
         if heading:
-            heading_title = collapse_spaces(clean_inline(heading.group(2) or ""))
-            if heading_title:
-                level = len(heading.group(1))
-                while stack and stack[-1][0] >= level:
-                    stack.pop()
-                stack.append((level, heading_title))
-                path = tuple(t for _, t in stack)
-                sections.append(_Section(path=path, heading=heading_title))
+            open_section(len(heading.group(1)), heading.group(2) or "")
+            continue
+        following = lines[index + 1].rstrip() if index + 1 < len(lines) else ""
+        setext = _SETEXT_RE.match(following)
+        if setext and line.strip() and not _NOT_SETEXT_TEXT_RE.match(line):
+            open_section(1 if setext.group(1)[0] == "=" else 2, line.strip())
+            underlined = True
             continue
         if _RULE_RE.match(line) or _TABLE_RULE_RE.match(line) or _LINK_DEF_RE.match(line):
             continue
