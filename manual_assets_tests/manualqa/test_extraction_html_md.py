@@ -142,6 +142,22 @@ def test_html_without_a_content_container_keeps_headings_and_procedures() -> Non
     assert "3. Insert the bit" in steps
 
 
+def test_html_definition_lists_keep_each_term_with_its_description() -> None:
+    page = (
+        "<html><head><title>Z9 Help</title></head><body><main><h1>Z9 Blender Help</h1>"
+        "<p>Troubleshooting for the Z9 blender: read it all before you call support.</p>"
+        "<h2>Error codes</h2><dl>"
+        "<dt>E1</dt><dd>The jar is not locked. Turn it <b>clockwise</b> until it clicks.</dd>"
+        "<dt>E4</dt><dt>E5</dt><dd>The motor overheated.</dd><dd>Let it cool for 20 min.</dd>"
+        "</dl></main></body></html>"
+    )
+    doc = _extract(page.encode("utf-8"), "z9.html")
+    codes = {b.section: b.text for b in doc.blocks}["Error codes"]
+    assert "E1: The jar is not locked. Turn it clockwise until it clicks." in codes
+    assert "E4, E5: The motor overheated." in codes
+    assert "E4, E5: Let it cool for 20 min." in codes
+
+
 def test_html_with_only_boilerplate_is_refused() -> None:
     page = "<html><body><nav><a href='/'>Home</a></nav><footer>(c) Acme</footer></body></html>"
     with pytest.raises(ExtractionError, match="no main content"):

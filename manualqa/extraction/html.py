@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import lxml.html
 import trafilatura
 
 from manualqa.documents import ExtractedManual, ManualRef
@@ -29,7 +30,7 @@ def html_to_markdown(html: bytes | str) -> str | None:
     """The main content of an HTML page as Markdown (headings, lists, tables kept), or
     None when there is none."""
     text: str | None = trafilatura.extract(
-        html,
+        _paired_definitions(html),
         output_format="markdown",
         include_tables=True,
         include_formatting=True,
@@ -40,6 +41,36 @@ def html_to_markdown(html: bytes | str) -> str | None:
         favor_recall=True,
     )
     return text if text and text.strip() else None
+
+
+def _paired_definitions(html: bytes | str) -> bytes | str:
+    """The page with each definition list (<dl>) made a list of "term: description" items.
+
+    trafilatura renders a term and its description as two unrelated list items, so an
+    error code ("E4") lost the meaning and the remedy that follow it."""
+    has_list = b"<dl" in html.lower() if isinstance(html, bytes) else "<dl" in html.lower()
+    if not has_list:
+        return html
+    root = lxml.html.document_fromstring(html)
+    for dl in list(root.iter("dl")):
+        items = lxml.html.Element("ul")
+        terms: list[str] = []  # the <dt>s the next <dd> describes
+        described = False  # ... and whether one already did (a new <dt> starts a group)
+        for child in dl.iter("dt", "dd"):  # HTML allows a <div> around each pair
+            text = " ".join(child.text_content().split())
+            if child.tag == "dt":
+                if described:
+                    terms, described = [], False
+                terms.append(text)
+            elif child.tag == "dd" and text:
+                item = lxml.html.Element("li")
+                item.text = f"{', '.join(terms)}: {text}" if terms else text
+                items.append(item)
+                described = True
+        parent = dl.getparent()
+        if parent is not None:
+            parent.replace(dl, items)
+    return lxml.html.tostring(root, encoding="unicode")
 
 
 def extract_html(data: bytes, ref: ManualRef) -> ExtractedManual:
