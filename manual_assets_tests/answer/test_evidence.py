@@ -173,6 +173,28 @@ def test_an_abbreviation_no_passage_holds_is_missing():
     assert missing("What does the VOC icon mean?") == 1.0
 
 
+def test_the_topic_coverage_leaves_out_the_words_naming_the_manual():
+    units = [
+        _unit(0, "Blow the dust out of the motor vents after each use."),
+        _unit(0, "Do not use solvents on the housing."),
+    ]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    passage = [
+        PassageInfo(0.5, "Maintenance D18 drill", "d18", None, "Maintenance", "TorqPro D18 drill")
+    ]
+
+    def coverage(question: str) -> tuple[float, float]:
+        evidence = gather(question, units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+        features = evidence.confidence_features
+        return features["coverage_all"], features["topic_coverage"]
+
+    everything, topic = coverage("Is the TorqPro D18 drill waterproof?")
+    assert everything > 0.5 and topic == 0.0  # only the product's name was found
+    assert coverage("Should I blow the dust out of the D18 motor vents?")[1] == 1.0
+    name_only = coverage("TorqPro D18 drill")
+    assert name_only[1] == name_only[0] > 0  # nothing but the name: the name counts
+
+
 def test_a_sibling_model_written_with_a_space_cannot_be_answered():
     assert spaced_models("What build volume does the Creality Ender 5 have?") == {
         ("Ender", "Ender 5")

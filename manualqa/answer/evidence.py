@@ -46,6 +46,7 @@ CONFIDENCE_FEATURES = (
     "coverage_all",  # IDF-weighted share of the question's words found in any passage
     "missing_number",  # the question states a number no retrieved passage holds
     "missing_acronym",  # the question uses an all-capital word (VOC, HDMI) no passage holds
+    "topic_coverage",  # coverage_all of the question's words that name no retrieved manual
 )
 SHORT_WORDS = 5
 
@@ -235,6 +236,7 @@ def gather(
         "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
         "missing_acronym": float(bool(t.acronyms(question) - held_words)),
+        "topic_coverage": words.weights.coverage(_topic(question, passages), everywhere),
     }
     if asked:  # most questions ask for no figure: the passages are read for measures only then
         asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
@@ -256,6 +258,14 @@ def gather(
         frozenset(asked),
         frozenset(unknown),
     )
+
+
+def _topic(question: str, passages: Sequence[PassageInfo]) -> set[str]:
+    """The question's content words less those naming a retrieved manual (its vendor and
+    title): a name scopes the search but says nothing about what is asked."""
+    asked = set(t.content_terms(question))
+    named = set().union(*(t.content_terms(p.label) for p in passages))
+    return asked - named or asked
 
 
 def companion(
