@@ -48,6 +48,18 @@ def test_a_numbered_heading_above_steps_numbered_from_one_is_not_their_step():
     assert units[0].shown == "4. Dosing with the timer"
 
 
+def test_a_stop_left_at_the_start_of_a_pdf_line_is_dropped():
+    units = split_units(
+        "Preheat the nozzle then pull out the old filament. Next, insert the new filament.\n"
+        ". Continue feeding until you see filament come out of the nozzle.\n."
+    )
+    assert [u.text for u in units] == [
+        "Preheat the nozzle then pull out the old filament.",
+        "Next, insert the new filament.",
+        "Continue feeding until you see filament come out of the nozzle.",
+    ]
+
+
 def test_a_table_row_is_shown_with_its_header():
     table = "| Code | Meaning | What to do |\n|---|---|---|\n| E1 | Filter missing | Fit a filter |"
     (row,) = split_units(table)

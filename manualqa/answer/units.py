@@ -24,6 +24,7 @@ from manualqa.sentences import split_sentences
 
 UnitKind = Literal["sentence", "step", "item", "row"]
 
+_STRAY_STOP_RE = re.compile(r"^[.,;:](?:\s+|$)")
 _STEP_RE = re.compile(r"^\(?(?:step\s*)?(\d{1,2})[.):]\s+\S", re.IGNORECASE)
 _ITEM_RE = re.compile(
     r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S"
@@ -148,7 +149,8 @@ def _is_title(line: str, following: str) -> bool:
 def _lines(text: str) -> list[str | _Cells]:
     """Logical lines: wrapped prose re-joined, runs of table cells kept together, page
     numbers, headings, captions and table-of-contents entries dropped."""
-    raw_lines = [" ".join(raw.split()) for raw in text.splitlines()]
+    # A stop or comma a PDF layout left at the start of a line belongs to the line before.
+    raw_lines = [_STRAY_STOP_RE.sub("", " ".join(raw.split())) for raw in text.splitlines()]
     raw_lines = [
         "" if _CONTENTS_RE.match(line) or _CAPTION_RE.match(line) else line for line in raw_lines
     ]
@@ -299,6 +301,8 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
         kind: UnitKind = "item" if _ITEM_RE.match(line) else "sentence"
         sentences = split_sentences(line) if kind == "sentence" else [line]
         for sentence in sentences:
+            if not any(c.isalnum() for c in sentence):
+                continue  # a stray stop or bullet says nothing
             if len(sentence.split()) < MIN_WORDS and units and not sentence.endswith(":"):
                 previous = units[-1]
                 if previous.kind in ("sentence", "item"):
