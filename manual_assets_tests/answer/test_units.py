@@ -48,6 +48,23 @@ def test_a_numbered_heading_above_steps_numbered_from_one_is_not_their_step():
     assert units[0].shown == "4. Dosing with the timer"
 
 
+def test_a_markdown_table_without_its_rule_is_labelled_by_its_header_and_caption():
+    # Extracted Markdown keeps no rule under a header; trafilatura makes a <caption> a row.
+    battery = split_units(
+        "Battery life\n\n| Typical playing time | | |\n| Volume | Bluetooth | Wi-Fi |\n"
+        "| 25 % | 24 hours | 16 hours |\n| 50 % | 18 hours | 12 hours |"
+    )
+    assert [u.text for u in battery if u.kind == "row"] == [
+        "Typical playing time: Volume: 25 %; Bluetooth: 24 hours; Wi-Fi: 16 hours",
+        "Typical playing time: Volume: 50 %; Bluetooth: 18 hours; Wi-Fi: 12 hours",
+    ]
+    specs = split_units("Specifications\n\n| Weight | 2.9 kg |\n| Motor | 200 W |")
+    assert [u.text for u in specs if u.kind == "row"] == ["Weight | 2.9 kg", "Motor | 200 W"]
+    words = split_units("Problems\n\n| Problem | Remedy |\n| No sound | Unmute it |")
+    rows = [u.text for u in words if u.kind == "row"]
+    assert rows == ["Problem | Remedy", "No sound | Unmute it"]  # no figure: no header known
+
+
 def test_a_stop_left_at_the_start_of_a_pdf_line_is_dropped():
     units = split_units(
         "Preheat the nozzle then pull out the old filament. Next, insert the new filament.\n"

@@ -236,6 +236,32 @@ def _cells(row: str) -> list[str]:
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
+def _is_caption(row: str, following: str | _Cells) -> bool:
+    """A first table row with one cell filled, above another row: the table's title."""
+    cells = _cells(row)
+    return (
+        len(cells) > 1
+        and sum(1 for c in cells if c) == 1
+        and isinstance(following, str)
+        and bool(_ROW_RE.match(following))
+    )
+
+
+def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
+    """Whether the first row of a table (extracted Markdown keeps no rule under its header)
+    names its columns: no figure in it, and one in a row below it ("Volume | Bluetooth" over
+    "25 % | 24 hours"). A row holding a figure ("Weight | 2.9 kg") is data; a table with no
+    figures keeps its rows unlabelled."""
+    if any(_DIGIT_RE.search(cell) for cell in _cells(row)):
+        return False
+    for line in after:
+        if not isinstance(line, str) or not _ROW_RE.match(line):
+            return False
+        if _DIGIT_RE.search(line):
+            return True
+    return False
+
+
 def _row_text(header: list[str] | None, row: str) -> str:
     cells = _cells(row)
     if header and len(header) == len(cells):
@@ -249,6 +275,7 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
     units: list[AnswerUnit] = []
     lines = _lines(text)
     header: list[str] | None = None
+    caption: str | None = None  # the title row of the table being read
     steps: list[int] = []  # indexes into `units` of the procedure being read, lead-in first
     last_step = 0  # the number of the procedure's last step
 
@@ -263,7 +290,7 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
     for index, line in enumerate(lines):
         if isinstance(line, _Cells):
             close_procedure()
-            header = None
+            header = caption = None
             for row in _cell_rows(line.cells):
                 units.append(AnswerUnit(passage, len(units), "row", row, row))
             continue
@@ -275,11 +302,19 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
             if isinstance(following, str) and _RULE_RE.match(following):
                 header = _cells(line)
                 continue
+            if header is None and index and _is_caption(line, following):
+                caption = next(c for c in _cells(line) if c)  # a <caption> as a first row
+                continue
+            if header is None and index and _is_header(line, lines[index + 1 :]):
+                header = _cells(line)
+                continue
             row = _row_text(header, line)
+            if caption:
+                row = f"{caption}: {row}"
             if len(row.split()) >= 2:
                 units.append(AnswerUnit(passage, len(units), "row", row, row))
             continue
-        header = None
+        header = caption = None
         step = _STEP_RE.match(line)
         if step:
             number = int(step.group(1))
