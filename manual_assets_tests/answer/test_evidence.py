@@ -195,6 +195,31 @@ def test_the_topic_coverage_leaves_out_the_words_naming_the_manual():
     assert name_only[1] == name_only[0] > 0  # nothing but the name: the name counts
 
 
+def test_a_unit_naming_a_sibling_of_the_asked_code_and_not_it_comes_last():
+    units = [
+        _unit(0, "Problem: The display shows E1; Remedy: Let the grinder cool for 30 minutes."),
+        _unit(0, "Problem: The display shows E2; Remedy: Turn the hopper until it clicks."),
+        _unit(0, "Unplug the grinder before you clean the chute."),
+    ]
+    # The E1 row reads closest to the question; the E2 row is the answer.
+    vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.28, 0.96]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Troubleshooting G-40", "g-40", None, "Troubleshooting", "G-40")]
+    evidence = gather(
+        "The display says E2, what is wrong?",
+        units,
+        vectors,
+        vectors[0],
+        passage,
+        RANKER,
+        CONFIDENCE,
+    )
+    order = [c.unit.text[:31] for c in evidence.candidates]
+    assert order[0] == "Problem: The display shows E2; "
+    assert order[-1] == "Problem: The display shows E1; "  # another fault
+    plain = gather("What is wrong?", units, vectors, vectors[0], passage, RANKER, CONFIDENCE)
+    assert plain.candidates[0].unit is units[0]  # no code asked: the ranker's order
+
+
 def test_a_sibling_model_written_with_a_space_cannot_be_answered():
     assert spaced_models("What build volume does the Creality Ender 5 have?") == {
         ("Ender", "Ender 5")

@@ -13,6 +13,7 @@ calibrate` and live in the configuration.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ CONFIDENCE_FEATURES = (
     "topic_coverage",  # coverage_all of the question's words that name no retrieved manual
 )
 SHORT_WORDS = 5
+_DIGITS_RE = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,12 @@ def gather(
     """Score every unit and the confidence in the best one."""
     words = _Words.of(units, passages)
     features = unit_features(question, units, unit_vectors, question_vector, passages, words)
-    candidates = sorted(
-        (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
-        key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
+    candidates = _siblings_last(
+        question,
+        sorted(
+            (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
+            key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
+        ),
     )
     asked = t.figures_asked(question)
     if asked:
@@ -258,6 +263,22 @@ def gather(
         frozenset(asked),
         frozenset(unknown),
     )
+
+
+def _siblings_last(question: str, candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates with those naming a sibling of a code the question asks about, and not
+    that code, moved to the end: asked about "E2", a row about "E1" is another fault, however
+    alike the two read ("AC-300" is another model for an "AC-200" question)."""
+    asked = t.codes(question)
+    if not asked:
+        return candidates
+    shapes = {_DIGITS_RE.sub("#", code) for code in asked}
+
+    def sibling(candidate: Candidate) -> bool:
+        held = t.codes(candidate.unit.shown)
+        return not held & asked and any(_DIGITS_RE.sub("#", c) in shapes for c in held)
+
+    return [c for c in candidates if not sibling(c)] + [c for c in candidates if sibling(c)]
 
 
 def _topic(question: str, passages: Sequence[PassageInfo]) -> set[str]:
