@@ -124,20 +124,22 @@ class PassageInfo:
 
 @dataclass(frozen=True)
 class _Words:
-    """The content words of every unit and passage context, and the kinds of quantity
-    each unit states a figure in, read once per question."""
+    """The content words of every unit and passage context, the kinds of quantity each
+    unit states a figure in and the codes each shows, read once per question."""
 
     units: list[set[str]]
     contexts: list[set[str]]
     weights: t.TermWeights  # IDF over the units
     measures: list[set[str]]  # per unit (`text.measures_in`)
+    codes: list[set[str]]  # per unit, of what it shows (`text.codes`)
 
     @classmethod
     def of(cls, units: Sequence[AnswerUnit], passages: Sequence[PassageInfo]) -> _Words:
         unit_terms = [set(t.content_terms(u.text)) for u in units]
         contexts = [set(t.content_terms(p.context)) for p in passages]
         measures = [t.measures_in(u.text) for u in units]
-        return cls(unit_terms, contexts, t.TermWeights(unit_terms), measures)
+        codes = [t.codes(u.shown) for u in units]
+        return cls(unit_terms, contexts, t.TermWeights(unit_terms), measures, codes)
 
 
 def unit_features(
@@ -160,8 +162,8 @@ def unit_features(
     # by both its text and its section) is more likely the one that answers.
     place_hits = [math.log(sum(p.same_place(o) for o in passages)) for p in passages]
     out = []
-    for unit, terms, measures, cosine in zip(
-        units, unit_terms, words.measures, cosines, strict=True
+    for unit, terms, measures, codes, cosine in zip(
+        units, unit_terms, words.measures, words.codes, cosines, strict=True
     ):
         passage = passages[unit.passage]
         shown = unit.shown
@@ -175,7 +177,7 @@ def unit_features(
                 "measure_match": float(bool(asked_measures & measures)),
                 "number": float(wants_number and bool(t.numbers(unit.text))),
                 "procedure": float(wants_steps and (unit.kind == "step" or shown != unit.text)),
-                "code_match": float(bool(asked_codes & t.codes(shown))),
+                "code_match": float(bool(asked_codes & codes)),
                 "short": float(len(unit.text.split()) < SHORT_WORDS),
                 "place_hits": place_hits[unit.passage],
             }
@@ -195,12 +197,14 @@ def gather(
     """Score every unit and the confidence in the best one."""
     words = _Words.of(units, passages)
     features = unit_features(question, units, unit_vectors, question_vector, passages, words)
+    asked_codes = t.codes(question)
     candidates = _siblings_last(
-        question,
+        asked_codes,
         sorted(
             (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
             key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
         ),
+        {id(u): codes for u, codes in zip(units, words.codes, strict=True)},
     )
     asked = t.figures_asked(question)
     if asked:
@@ -219,7 +223,6 @@ def gather(
     best = candidates[0]
     place = passages[best.unit.passage]
     other = next((c for c in rivals if not passages[c.unit.passage].same_place(place)), None)
-    asked_codes = t.codes(question)
     held = set().union(*(t.codes(u.text) for u in units), *(t.codes(p.context) for p in passages))
     everywhere = set().union(*words.units, *words.contexts)
     stated = set().union(
@@ -230,6 +233,7 @@ def gather(
         [*(u.text for u in units), *(f"{p.context} {p.label}" for p in passages)]
     )
     held_words = t.words(held_source)
+    asked_terms = t.content_terms(question)
     summary = {
         "score": best.score,
         "cosine": best.features["cosine"],
@@ -238,10 +242,10 @@ def gather(
         "context_coverage": best.features["context_coverage"],
         "lead": best.score - other.score if other else 1.0,
         "missing_code": float(bool(asked_codes - held)),
-        "coverage_all": words.weights.coverage(t.content_terms(question), everywhere),
+        "coverage_all": words.weights.coverage(asked_terms, everywhere),
         "missing_number": float(bool(t.numbers(question) - stated)),
         "missing_acronym": float(bool(t.acronyms(question) - held_words)),
-        "topic_coverage": words.weights.coverage(_topic(question, passages), everywhere),
+        "topic_coverage": words.weights.coverage(_topic(asked_terms, passages), everywhere),
     }
     if asked:  # most questions ask for no figure: the passages are read for measures only then
         asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
@@ -265,26 +269,28 @@ def gather(
     )
 
 
-def _siblings_last(question: str, candidates: list[Candidate]) -> list[Candidate]:
-    """The candidates with those naming a sibling of a code the question asks about, and not
-    that code, moved to the end: asked about "E2", a row about "E1" is another fault, however
-    alike the two read ("AC-300" is another model for an "AC-200" question)."""
-    asked = t.codes(question)
+def _siblings_last(
+    asked: set[str], candidates: list[Candidate], codes_of: Mapping[int, set[str]]
+) -> list[Candidate]:
+    """The candidates with those naming a sibling of a code the question asks about
+    (`asked`), and not that code, moved to the end: asked about "E2", a row about "E1" is
+    another fault, however alike the two read ("AC-300" is another model for an "AC-200"
+    question). `codes_of` maps id(unit) to the codes it shows."""
     if not asked:
         return candidates
     shapes = {_DIGITS_RE.sub("#", code) for code in asked}
 
     def sibling(candidate: Candidate) -> bool:
-        held = t.codes(candidate.unit.shown)
+        held = codes_of[id(candidate.unit)]
         return not held & asked and any(_DIGITS_RE.sub("#", c) in shapes for c in held)
 
     return [c for c in candidates if not sibling(c)] + [c for c in candidates if sibling(c)]
 
 
-def _topic(question: str, passages: Sequence[PassageInfo]) -> set[str]:
-    """The question's content words less those naming a retrieved manual (its vendor and
-    title): a name scopes the search but says nothing about what is asked."""
-    asked = set(t.content_terms(question))
+def _topic(asked_terms: Sequence[str], passages: Sequence[PassageInfo]) -> set[str]:
+    """The question's content words (`asked_terms`) less those naming a retrieved manual
+    (its vendor and title): a name scopes the search but says nothing about what is asked."""
+    asked = set(asked_terms)
     named = set().union(*(t.content_terms(p.label) for p in passages))
     return asked - named or asked
 

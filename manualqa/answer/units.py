@@ -302,12 +302,13 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
             if isinstance(following, str) and _RULE_RE.match(following):
                 header = _cells(line)
                 continue
-            if header is None and index and _is_caption(line, following):
-                caption = next(c for c in _cells(line) if c)  # a <caption> as a first row
-                continue
-            if header is None and index and _is_header(line, lines[index + 1 :]):
-                header = _cells(line)
-                continue
+            if header is None and index:  # a table's first row, after the text above it
+                if _is_caption(line, following):
+                    caption = next(c for c in _cells(line) if c)  # a <caption> as a row
+                    continue
+                if _is_header(line, lines[index + 1 :]):
+                    header = _cells(line)
+                    continue
             row = _row_text(header, line)
             if caption:
                 row = f"{caption}: {row}"
