@@ -58,6 +58,13 @@ def test_speeds_are_a_measure_of_their_own():
     assert measures_in("Filter life 6 months / about 2,200 hours") == {"time"}
 
 
+def test_how_large_asks_for_a_size_and_a_bracketed_size_states_one():
+    assert measures_asked("How large is the board?") == {"length"}
+    assert measures_asked("What are its dimensions?") == {"length"}
+    assert measures_asked("Is the large tank dishwasher safe?") == set()
+    assert measures_in("Dimensions: (50 x 62)mm ~ (1.95 x 2.45)") == {"length"}
+
+
 def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     from manualqa.answer.text import units_named
 

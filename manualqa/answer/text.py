@@ -97,6 +97,9 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
         "distance",
         "size",
         "big",
+        "how large",
+        "how small",
+        "dimensions",
         "thick",
         "diameter",
     ),
@@ -110,7 +113,10 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "charge": ("battery", "capacity", "mah"),
     "ratio": ("percent", "percentage", "humidity"),
 }
-_UNIT_AFTER_NUMBER_RE = re.compile(r"\d(?:[.,]\d+)?\s?(°[cf]|%|[a-zµ]+(?:/[a-z]+)?)", re.IGNORECASE)
+# "(50 x 62)mm": a unit may follow the bracket closing a group of figures.
+_UNIT_AFTER_NUMBER_RE = re.compile(
+    r"\d(?:[.,]\d+)?\)?\s?(°[cf]|%|[a-zµ]+(?:/[a-z]+)?)", re.IGNORECASE
+)
 _PROCEDURE_RE = re.compile(
     r"^(?:how (?:do|can|should|would|must) (?:i|you|we|one)\b|how to\b|what (?:are the )?steps\b"
     r"|what should i do\b|what do i do\b|steps to\b)",
