@@ -227,6 +227,26 @@ def test_a_unit_naming_a_sibling_of_the_asked_code_and_not_it_comes_last():
     assert plain.candidates[0].unit is units[0]  # no code asked: the ranker's order
 
 
+def test_a_code_the_question_asks_about_is_answered_by_a_unit_showing_it():
+    units = [
+        _unit(0, "If a fault occurs, the humidifier shows an error code on the display."),
+        _unit(0, "E3: Transducer overheated; Let the unit cool down for 30 minutes."),
+    ]
+    # The general sentence reads closer to the question than the row that answers it.
+    vectors = np.array([[0.9, 0.43589], [0.5, 0.86603]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Error codes HM-7", "hm-7", (6, 6), "Error codes", "Kelvo HM-7")]
+    question = np.array([1.0, 0.0], dtype=np.float32)
+
+    def best(asked: str) -> str:
+        evidence = gather(asked, units, vectors, question, passage, RANKER, CONFIDENCE)
+        return evidence.candidates[0].unit.text[:3]
+
+    assert best("The display shows E3. What does that mean?") == "E3:"
+    # A code naming the manual's own product says nothing about which unit answers.
+    assert best("What does the HM-7 display show on a fault?") == "If "
+    assert best("The display shows E7. What does that mean?") == "If "  # no unit shows E7
+
+
 def test_a_sibling_model_written_with_a_space_cannot_be_answered():
     assert spaced_models("What build volume does the Creality Ender 5 have?") == {
         ("Ender", "Ender 5")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,26 +198,28 @@ def gather(
     words = _Words.of(units, passages)
     features = unit_features(question, units, unit_vectors, question_vector, passages, words)
     asked_codes = t.codes(question)
+    codes_of = {id(u): codes for u, codes in zip(units, words.codes, strict=True)}
     candidates = _siblings_last(
         asked_codes,
         sorted(
             (Candidate(u, f, ranker.score(f)) for u, f in zip(units, features, strict=True)),
             key=lambda c: (-c.score, c.unit.passage, c.unit.ordinal),
         ),
-        {id(u): codes for u, codes in zip(units, words.codes, strict=True)},
+        codes_of,
     )
+    # A question about a code that names no retrieved manual ("the display shows E3", "the
+    # LAN8720A chip") is answered by the units that show it whenever there are such units,
+    # however the others score; only they are rivals. So is a question only a figure can
+    # answer ("how heavy"), by the units that state one of that kind.
+    named = set().union(*(t.codes(f"{p.context} {p.label}") for p in passages))
+    sought = {c for c in asked_codes - named if c[0].isalpha()}
+    candidates, showing = _first(candidates, lambda c: bool(sought & codes_of[id(c.unit)]))
     asked = t.figures_asked(question)
+    stating: list[Candidate] = []
     if asked:
-        # A question only a figure can answer ("how heavy") is answered by the units that
-        # state one of that kind whenever there are such units, however the others score;
-        # only they are rivals.
         measures_of = {id(u): m for u, m in zip(units, words.measures, strict=True)}
-        stating = [c for c in candidates if asked & measures_of[id(c.unit)]]
-        rivals = stating or candidates
-        chosen = {id(c) for c in stating}
-        candidates = stating + [c for c in candidates if id(c) not in chosen]
-    else:
-        rivals = candidates
+        candidates, stating = _first(candidates, lambda c: bool(asked & measures_of[id(c.unit)]))
+    rivals = stating or showing or candidates
     if not candidates:
         return Evidence([], 0.0, {})
     best = candidates[0]
@@ -267,6 +269,16 @@ def gather(
         frozenset(asked),
         frozenset(unknown),
     )
+
+
+def _first(
+    candidates: list[Candidate], answers: Callable[[Candidate], bool]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """The candidates with those that `answers` holds for moved to the front (in their
+    order), and those."""
+    chosen = [c for c in candidates if answers(c)]
+    kept = {id(c) for c in chosen}
+    return chosen + [c for c in candidates if id(c) not in kept], chosen
 
 
 def _siblings_last(
