@@ -62,6 +62,7 @@ def test_how_large_asks_for_a_size_and_a_bracketed_size_states_one():
     assert measures_asked("How large is the board?") == {"length"}
     assert measures_asked("What are its dimensions?") == {"length"}
     assert measures_asked("Is the large tank dishwasher safe?") == set()
+    assert measures_asked("How quiet is it in night mode?") == {"sound"}
     assert measures_in("Dimensions: (50 x 62)mm ~ (1.95 x 2.45)") == {"length"}
 
 

@@ -109,7 +109,7 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "data": ("memory", "storage", "ram", "flash", "baud", "speed"),
     "speed": ("speed", "fast", "velocity"),
     "rotation": ("rpm", "revolutions", "speed"),
-    "sound": ("loud", "noise", "noisy", "db"),
+    "sound": ("loud", "quiet", "noise", "noisy", "db"),
     "charge": ("battery", "capacity", "mah"),
     "ratio": ("percent", "percentage", "humidity"),
 }
