@@ -14,7 +14,7 @@ from manualqa.answer.evidence import (
     companion,
     gather,
 )
-from manualqa.answer.text import measures_asked, measures_in, repeats, spaced_models
+from manualqa.answer.text import codes, measures_asked, measures_in, repeats, spaced_models
 from manualqa.answer.units import AnswerUnit
 
 CONFIDENCE = LinearModel({"lead": 1.0}, ("lead",))
@@ -121,6 +121,9 @@ def test_a_model_number_or_name_no_passage_holds_cannot_be_answered():
     assert unknown("Does the Verdant mower work with Alexa?") == frozenset()  # vendor, text
     assert unknown("Is it OK to run it when my PC is off? Which zones?") == frozenset()
     assert unknown("How Do I Descale My Mowbot?") == frozenset()  # title case names nothing
+    # A count joined to its word is no model number, an abbreviation's plural no name.
+    assert unknown("How long do 10-second clips last on two AAs?") == frozenset()
+    assert codes("10-second clips, a 3-pin plug, a 2.5-inch drive, the AC-200") == {"ac-200"}
 
 
 def test_a_heading_repeated_in_the_body_says_nothing_new():
@@ -179,6 +182,8 @@ def test_an_abbreviation_no_passage_holds_is_missing():
     assert missing("What does the blinking LED mean?") == 0.0
     assert missing("How do I tune in FM stations?") == 1.0
     assert missing("What does the VOC icon mean?") == 1.0
+    assert missing("Do the LEDs stay on?") == 0.0
+    assert acronyms("Can I use AAs?") == {"aa"}  # a plural too short to fold as a word
 
 
 def test_the_topic_coverage_leaves_out_the_words_naming_the_manual():

@@ -164,17 +164,21 @@ def names(question: str) -> set[str]:
     ]
     if any(word.lower() in STOPWORDS for word in inside):
         return set()  # "The", "My" capitalised inside a sentence: title case
-    return {fold(word) for word in inside if len(word) >= 3}
+    # An abbreviation's plural ("AAs", "LEDs") is no name: `acronyms` reads it.
+    return {fold(word) for word in inside if len(word) >= 3 and not _PLURAL_ACRONYM_RE.match(word)}
 
 
 _ACRONYM_RE = re.compile(r"(?<![\w-])([A-Z]{2,}s?)(?![\w-])")
+_PLURAL_ACRONYM_RE = re.compile(r"^[A-Z]{2,}s$")
 
 
 def acronyms(text: str) -> set[str]:
     """All-capital words (VOC, HDMI, LEDs), lower-cased and plural-folded as `words` reads
     them: abbreviations that name a feature or a part. Codes mixing letters and digits
     are `codes`."""
-    return {fold(a.lower()) for a in _ACRONYM_RE.findall(text)}
+    return {
+        fold(a.lower()) if a[-1].isupper() else a[:-1].lower() for a in _ACRONYM_RE.findall(text)
+    }
 
 
 def words(text: str) -> set[str]:
@@ -198,9 +202,14 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER_RE.findall(text)}
 
 
+# A count or a length joined to its word ("10-second", "3-pin", "2-year"): no code.
+_COUNTED_RE = re.compile(r"\d+(?:[.,]\d+)?-[a-z]{3,}")
+
+
 def codes(text: str) -> set[str]:
     """Tokens mixing letters and digits (E21, TP2, AC-200): each names exactly one thing."""
-    return {c.lower() for c in _CODE_RE.findall(text)}
+    found = {c.lower() for c in _CODE_RE.findall(text)}
+    return {c for c in found if not _COUNTED_RE.fullmatch(c)}
 
 
 def negated(text: str) -> bool:
