@@ -383,3 +383,54 @@ def test_real_long_manual_extracts_from_both_ends_like_one_process(corpus_dir):
     name = "mchf_transceiver_operators_manual.pdf"  # 86 pages, headings from font sizes
     data, ref = (corpus_dir / name).read_bytes(), make_ref(name)
     assert pdf.extract_pdf(data, ref) == pdf.extract_pdf(data, ref, two_ends=False)
+
+
+def _table_pdf() -> bytes:
+    """A page with a troubleshooting table whose cells wrap in their columns, a list set
+    with wide gaps after its bullets, and two columns of prose side by side."""
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
+
+    body = getSampleStyleSheet()["BodyText"]
+    rows = [
+        ("Problem", "Cause", "Solution"),
+        ("No mist comes out", "Water tank is empty or not seated correctly",
+         "Refill the tank and make sure it sits flat on the base."),
+        ("White dust on furniture near the unit", "Minerals in hard tap water",
+         "Use distilled water and replace the filter cartridge."),
+        ("Gurgling noise", "Unit is not standing level", "Place it on a flat surface."),
+    ]  # fmt: skip
+    table = Table(
+        [[Paragraph(cell, body) for cell in row] for row in rows], colWidths=[120, 150, 190]
+    )
+    bullets = Table([["-", "Keep the tank clean."], ["-", "Empty it every day."]] * 2)
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4).build(
+        [Paragraph("Troubleshooting", body), table, Spacer(1, 20), bullets],
+        onFirstPage=_two_columns_of_prose,
+    )
+    return out.getvalue()
+
+
+def _two_columns_of_prose(page: canvas.Canvas, _doc: object) -> None:
+    """Two columns side by side at the foot of the page, drawn one after the other."""
+    left = ["The left column tells one story", "in its own words, line by line,", "until it ends."]
+    right = ["while the right column tells", "another one, which has nothing", "to do with it."]
+    for x, lines in ((72, left), (320, right)):
+        for i, line in enumerate(lines):
+            page.drawString(x, 200 - 14 * i, line)
+
+
+def test_a_table_whose_cells_wrap_comes_out_one_row_a_line() -> None:
+    text = "\n".join(b.text for b in _extract(_table_pdf()).blocks)
+
+    assert "| Problem | Cause | Solution |\n|---|---|---|\n" in text
+    assert (
+        "| White dust on furniture near the unit | Minerals in hard tap water "
+        "| Use distilled water and replace the filter cartridge. |"
+    ) in text
+    assert "| Gurgling noise | Unit is not standing level | Place it on a flat surface. |" in text
+    # A bulleted list and two columns of prose are no tables.
+    assert "Keep the tank clean." in text and "| - |" not in text
+    assert "| The left column" not in text
+    assert "The left column tells one story in its own words" in text

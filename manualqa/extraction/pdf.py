@@ -41,6 +41,10 @@ first or last four of a page whose text (digits ignored, so page numbers
 count as one line) recurs there on more than half of the pages of a document
 of at least three pages.
 
+Tables: a table whose cells pypdf's plain text gives one per line (a wrapped cell as
+several) is written back as Markdown rows, one line a row, from the page's layout text
+(`manualqa.extraction.pdf_tables`).
+
 Hidden text: text a reader cannot see (invisible render mode outside an image, white on
 the page, under 2 pt; see `manualqa.extraction.pdf_hidden`) is left out of the page's
 text before any of the above, and listed in `ExtractedManual.hidden` with its reason:
@@ -80,6 +84,7 @@ from manualqa.extraction import (
     match_key,
 )
 from manualqa.extraction.pdf_hidden import split_hidden_text
+from manualqa.extraction.pdf_tables import with_tables
 
 __all__ = ["PageText", "clean_page_texts", "extract_page", "extract_pdf", "open_pdf"]
 
@@ -356,6 +361,12 @@ def extract_page(reader: PdfReader, number: int, *, with_fonts: bool) -> PageTex
         text = _stream_text(page, streams.visible, visitor)
     except Exception as exc:
         raise ExtractionError(f"text extraction failed on page {number}: {_describe(exc)}") from exc
+    try:
+        layout = page.extract_text(extraction_mode="layout")  # the visible stream, as above
+    except Exception as exc:  # the plain text stands; only its tables stay one cell a line
+        log.warning("page %d: no layout text for its tables: %s", number, _describe(exc))
+    else:
+        text = with_tables(text, layout)
     return PageText(text, runs, hidden)
 
 
