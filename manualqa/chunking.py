@@ -15,6 +15,8 @@ Rules (`chunk_manual`):
   fit into sentences, and a sentence that does not fit at token boundaries
   (at word starts where possible). So a numbered step or a table row is only
   cut when it alone exceeds the budget.
+* A table cut between two chunks starts the next one with its header row and
+  rule again (when it has them), so that its rows still say what each cell is.
 * Consecutive chunks of a section overlap by up to `overlap_tokens` tokens:
   the next chunk starts with the end of the previous one, from a word start
   (from a sentence or line start where one falls in the overlap).
@@ -30,6 +32,7 @@ Rules (`chunk_manual`):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -67,6 +70,8 @@ _ABBREVIATIONS = frozenset(
     | {"mr", "mrs", "ms", "dr", "st", "ref", "refs", "sec", "vol", "rev", "pp", "p", "ch", "al"}
 )
 _CONTENT_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+_ROW_RE = re.compile(r"^\|.*\|$")
+_RULE_RE = re.compile(r"^\|[\s:|]*-[\s:|-]*\|$")
 
 
 @dataclass(frozen=True)
@@ -279,17 +284,35 @@ def _pack(atoms: list[_Atom], counter: TokenCounter, budget: int, overlap: int) 
     drafts: list[_Draft] = []
     current: list[_Atom] = []
     total = 0
+    head: _Atom | None = None  # the header row and rule of the table being packed
+    last: _Atom | None = None
     for atom in atoms:
         if current and (total + atom.tokens > budget or not _same_span(current[0].page, atom.page)):
             drafts.extend(_drafts(current, counter, budget))
-            carry = _carry(current, atom, counter, min(overlap, budget - atom.tokens))
-            current = [carry] if carry is not None else []
-            total = carry.tokens if carry is not None else 0
+            # A table cut between chunks repeats its header: a row alone names no column.
+            heading = head if head is not None and _ROW_RE.match(atom.text) else None
+            room = budget - atom.tokens - (heading.tokens if heading is not None else 0)
+            carry = _carry(current, atom, counter, min(overlap, room))
+            if heading is not None and carry is not None:
+                carry = dataclasses.replace(carry, sep="\n")
+            current = [a for a in (heading, carry) if a is not None]
+            total = sum(a.tokens for a in current)
+        head = _table_head(last, atom, head)
+        last = atom
         current.append(atom)
         total += atom.tokens
     if current:
         drafts.extend(_drafts(current, counter, budget))
     return drafts
+
+
+def _table_head(previous: _Atom | None, atom: _Atom, head: _Atom | None) -> _Atom | None:
+    """The header of the table `atom` belongs to: a row above a rule (`| --- |`), kept
+    while rows follow it. It has no page: it stands in for the page it was set on."""
+    if previous is not None and _RULE_RE.match(atom.text) and _ROW_RE.match(previous.text):
+        text = f"{previous.text}\n{atom.text}"
+        return _Atom(text, previous.tokens + atom.tokens, None, None, "\n\n")
+    return head if _ROW_RE.match(atom.text) else None
 
 
 def _carry(

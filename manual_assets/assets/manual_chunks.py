@@ -25,7 +25,7 @@ from sql import catalog
     freshness_policy=MANUAL_STAGE,
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
-    code_version="2",
+    code_version="3",
 )
 def manual_chunks(
     context: dg.AssetExecutionContext,

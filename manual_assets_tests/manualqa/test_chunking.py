@@ -142,6 +142,24 @@ def test_steps_and_table_rows_are_not_cut(small_chunks: list[Chunk]) -> None:
         assert any(row in text for text in table), row
 
 
+def test_a_table_cut_between_chunks_repeats_its_header(token_counter: TokenCounter) -> None:
+    header = "| Model | Current | Voltage | Mounting |\n|---|---|---|---|"
+    blocks = [TextBlock(f"2 Ratings\n{header}\n" + "\n".join(ROWS), 4, TABLE)]
+    doc = ExtractedManual("k", "application/pdf", "Guide", 5, blocks)
+    chunks = chunk_manual(doc, token_counter, SMALL)
+
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert chunk.text.split("\n")[1 if chunk.ordinal == 0 else 0 :][:2] == header.split("\n")
+        assert chunk.token_count <= token_budget(token_counter, SMALL, "Guide", TABLE)
+        assert (chunk.page, chunk.page_end) == (4, 4)
+    for row in ROWS:
+        assert any(row in c.text for c in chunks), row
+    # A table without a header row repeats nothing.
+    plain = chunk_manual(_document(), token_counter, SMALL)
+    assert not any(c.text.startswith("| Model") for c in plain)
+
+
 def test_an_over_long_sentence_is_cut_at_word_boundaries(small_chunks: list[Chunk]) -> None:
     glossary = [c for c in small_chunks if c.section_path == LONG]
     assert len(glossary) > 4
