@@ -59,10 +59,17 @@ def test_a_markdown_table_without_its_rule_is_labelled_by_its_header_and_caption
         "Typical playing time: Volume: 50 %; Bluetooth: 18 hours; Wi-Fi: 12 hours",
     ]
     specs = split_units("Specifications\n\n| Weight | 2.9 kg |\n| Motor | 200 W |")
-    assert [u.text for u in specs if u.kind == "row"] == ["Weight | 2.9 kg", "Motor | 200 W"]
+    # With no header known, a row's first cell labels the others.
+    assert [u.text for u in specs if u.kind == "row"] == ["Weight: 2.9 kg", "Motor: 200 W"]
     words = split_units("Problems\n\n| Problem | Remedy |\n| No sound | Unmute it |")
     rows = [u.text for u in words if u.kind == "row"]
-    assert rows == ["Problem | Remedy", "No sound | Unmute it"]  # no figure: no header known
+    assert rows == ["Problem: Remedy", "No sound: Unmute it"]  # no figure: no header known
+    codes = split_units("Errors\n\n| E09 | Too steep | Move the wire. |\n| E10 | Lifted | |")
+    rows = [u.text for u in codes if u.kind == "row"]
+    assert rows == ["E09: Too steep; Move the wire.", "E10: Lifted"]
+    # A first row of sentences is data, not a header, even above figures.
+    faults = split_units("| The fan stops. | Clean it. |\n| The fan is loud. | Use speed 2. |")
+    assert next(u.text for u in faults) == "The fan stops. Clean it."
 
 
 def test_a_stop_left_at_the_start_of_a_pdf_line_is_dropped():

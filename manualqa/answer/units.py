@@ -249,11 +249,11 @@ def _is_caption(row: str, following: str | _Cells) -> bool:
 
 def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
     """Whether the first row of a table (extracted Markdown keeps no rule under its header)
-    names its columns: no figure in it, and one in a row below it ("Volume | Bluetooth" over
-    "25 % | 24 hours"). A row holding a figure ("Weight | 2.9 kg") is data; a table with no
-    figures keeps its rows unlabelled."""
-    if any(_DIGIT_RE.search(cell) for cell in _cells(row)):
-        return False
+    names its columns: no figure and no sentence in it, and a figure in a row below it
+    ("Volume | Bluetooth" over "25 % | 24 hours"). A row holding a figure ("Weight |
+    2.9 kg") or a sentence is data; a table with no figures keeps its rows unlabelled."""
+    if any(_DIGIT_RE.search(cell) or cell[-1:] in (".", "!", "?") for cell in _cells(row)):
+        return False  # a figure or a sentence: data
     for line in after:
         if not isinstance(line, str) or not _ROW_RE.match(line):
             return False
@@ -263,11 +263,17 @@ def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
 
 
 def _row_text(header: list[str] | None, row: str) -> str:
+    """A row as one line: each cell after its column's name, or without a header known,
+    the first cell as the label of the others ("Weight: 2.9 kg", "E09: Too steep; Move
+    the wire"), as a code labels its row (`_labelled_row`)."""
     cells = _cells(row)
     if header and len(header) == len(cells):
         pairs = [f"{h}: {c}" for h, c in zip(header, cells, strict=True) if c and h]
         return "; ".join(pairs) if pairs else " ".join(cells)
-    return " | ".join(c for c in cells if c)
+    first, *rest = [c for c in cells if c] or [""]
+    if not rest:
+        return first
+    return f"{first}{' ' if first[-1] in '.!?:;' else ': '}{'; '.join(rest)}"
 
 
 def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
