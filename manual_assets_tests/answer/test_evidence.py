@@ -294,3 +294,10 @@ def test_the_companion_is_the_next_best_unit_of_the_same_place_that_adds_somethi
     weight = candidate(0, "It weighs 4.1 kg without the filter.", 2.0)
     assert companion("How heavy is it?", [weight, remedy], weight, passages, 9.0) is None
     assert companion("Where is it?", [symptom, row], symptom, passages, 9.0) is None
+    # Asked about a code the chosen unit shows, the companion shows it too.
+    e2 = candidate(0, "The purifier shows error E2 if no genuine filter is fitted.", 2.0)
+    interval = candidate(0, "Replace the main filter every 12 months.", 1.9)
+    check = candidate(0, "If E2 stays on, refit the filter cover.", 1.8)
+    ranked = [e2, interval, check]
+    assert companion("It shows E2. What is wrong?", ranked, e2, passages, 0.3) is check
+    assert companion("What is wrong with it?", ranked, e2, passages, 0.3) is interval

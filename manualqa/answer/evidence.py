@@ -211,8 +211,7 @@ def gather(
     # LAN8720A chip") is answered by the units that show it whenever there are such units,
     # however the others score; only they are rivals. So is a question only a figure can
     # answer ("how heavy"), by the units that state one of that kind.
-    named = set().union(*(t.codes(f"{p.context} {p.label}") for p in passages))
-    sought = {c for c in asked_codes - named if c[0].isalpha()}
+    sought = _sought_codes(question, passages)
     candidates, showing = _first(candidates, lambda c: bool(sought & codes_of[id(c.unit)]))
     asked = t.figures_asked(question)
     stating: list[Candidate] = []
@@ -271,6 +270,13 @@ def gather(
     )
 
 
+def _sought_codes(question: str, passages: Sequence[PassageInfo]) -> set[str]:
+    """The codes the question asks about that name no retrieved manual ("E3", "LAN8720A";
+    not "AC-200" over the AC-200's manual)."""
+    named = set().union(*(t.codes(f"{p.context} {p.label}") for p in passages))
+    return {c for c in t.codes(question) - named if c[0].isalpha()}
+
+
 def _first(
     candidates: list[Candidate], answers: Callable[[Candidate], bool]
 ) -> tuple[list[Candidate], list[Candidate]]:
@@ -319,10 +325,12 @@ def companion(
     something `chosen` does not (a symptom's remedy, the sentence after a lead-in). None
     when `chosen` already states a figure of the kind the question asks for (the figure
     is the answer), and never a table row, beside or as one: a row's neighbours are other
-    items, other codes."""
+    items, other codes. Asked about a code `chosen` shows (E2), only a unit showing it too."""
     asked = t.figures_asked(question)
     if chosen.unit.kind == "row" or (asked and asked & t.measures_in(chosen.unit.text)):
         return None
+    # Asked about a code the chosen unit shows, a unit quoted beside it shows it too.
+    sought = _sought_codes(question, passages) & t.codes(chosen.unit.shown)
     place = passages[chosen.unit.passage]
     shown = _plain(chosen.unit.shown)
     below = candidates[next(i for i, c in enumerate(candidates) if c is chosen) + 1 :]
@@ -332,6 +340,8 @@ def companion(
         if candidate.unit.kind == "row":
             continue
         if not passages[candidate.unit.passage].same_place(place):
+            continue
+        if sought and not sought & t.codes(candidate.unit.shown):
             continue
         other = _plain(candidate.unit.shown)
         if other not in shown and shown not in other:
