@@ -206,6 +206,27 @@ def test_markdown_setext_headings_open_sections_and_a_rule_after_a_blank_line_do
     assert "===" not in "".join(blocks.values()) and "---" not in "".join(blocks.values())
 
 
+def test_a_paragraph_opening_with_a_bold_line_is_a_section_titled_by_it() -> None:
+    text = (
+        "# Guide\n\n## Troubleshooting\n\nTry these first.\n\n"
+        "**A note keeps sounding after I release the pad.**\n"
+        "Press SHIFT + Pad 1 to send MIDI panic.\n\n"
+        "**The pads stay dark.**\nUse a powered hub.\n\n"
+        "Some text with **bold words** inside.\n\n## Care\n\nKeep it dry.\n"
+    )
+    doc = _extract(text.encode("utf-8"), "pad.md")
+    assert [s.path[1:] for s in doc.sections] == [
+        (),
+        ("Troubleshooting",),
+        ("Troubleshooting", "A note keeps sounding after I release the pad."),
+        ("Troubleshooting", "The pads stay dark."),  # beside the first, not below it
+        ("Care",),
+    ]
+    blocks = {b.section: b.text for b in doc.blocks}
+    assert blocks["A note keeps sounding after I release the pad."].endswith("send MIDI panic.")
+    assert blocks["The pads stay dark."].endswith("Some text with bold words inside.")
+
+
 def test_a_fence_indented_inside_a_list_item_is_dropped_and_its_code_kept() -> None:
     text = (
         "# Setup\n\n1. Change the root password:\n\n    ```console\n"

@@ -30,6 +30,9 @@ _RULE_RE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 # Lines a setext underline cannot make a heading of: list items, quotes, table rows.
 _NOT_SETEXT_TEXT_RE = re.compile(r"^\s*(?:[-*+>|]|\d+[.)])(?:\s|$)|\|")
+# A line all in bold, which titles the paragraph it opens (`split_markdown`).
+_BOLD_LINE_RE = re.compile(r"^ {0,3}(\*\*|__)(?![*_\s])([^*_]+?)\1[ \t]*$")
+BOLD_HEADING_WORDS = 15
 _TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _LINK_DEF_RE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
 _QUOTE_RE = re.compile(r"^(\s{0,3}>\s?)+")
@@ -110,6 +113,9 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
     ATX headings (`#` to `######`) and setext headings (a line of text underlined with
     `===` or `---`) open sections; their path is the chain of enclosing headings, and
     `SectionInfo.level` is the depth in that chain (1 = top), whatever the number of `#`.
+    A paragraph opening with a line all in bold (up to `BOLD_HEADING_WORDS` words; an FAQ
+    question, a troubleshooting symptom) opens a section titled by it, one level below the
+    heading above.
     A `#` line inside a fenced code block is code, not a heading. Text before the first
     heading belongs to a section named after `title`. Each block starts with its heading's
     text. Clean-up: HTML comments, images, thematic breaks, table rule rows and link
@@ -132,6 +138,7 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
     fence: str | None = None
     lines = text.split("\n")
     underlined = False  # this line is the underline of a setext heading, already opened
+    heading_level = 0  # the level of the last heading (`#` count, or 1/2 for setext)
     for index, raw in enumerate(lines):
         line = raw.rstrip()
         if underlined:
@@ -150,15 +157,24 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
             continue
         heading = _ATX_RE.match(line)
         if heading:
-            open_section(len(heading.group(1)), heading.group(2) or "")
+            heading_level = len(heading.group(1))
+            open_section(heading_level, heading.group(2) or "")
             continue
         following = lines[index + 1].rstrip() if index + 1 < len(lines) else ""
         setext = _SETEXT_RE.match(following)
         if setext and line.strip() and not _NOT_SETEXT_TEXT_RE.match(line):
-            open_section(1 if setext.group(1)[0] == "=" else 2, line.strip())
+            heading_level = 1 if setext.group(1)[0] == "=" else 2
+            open_section(heading_level, line.strip())
             underlined = True
             continue
         if _RULE_RE.match(line) or _TABLE_RULE_RE.match(line) or _LINK_DEF_RE.match(line):
+            continue
+        lead = _BOLD_LINE_RE.match(line)
+        starts_paragraph = index == 0 or not lines[index - 1].strip()
+        if lead and starts_paragraph and len(lead.group(2).split()) <= BOLD_HEADING_WORDS:
+            # A paragraph that opens with a line all in bold ("**The pads stay dark.**",
+            # then the remedy): that line titles what follows, one level below the heading.
+            open_section(heading_level + 1, lead.group(2))
             continue
         sections[-1].lines.append(_clean_line(line))
 
