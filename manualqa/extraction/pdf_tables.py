@@ -11,7 +11,8 @@ the first column empty:
                              seated correctly             sure it sits flat.
 
 Such a run of lines (at least `MIN_ROWS` rows under their first line) is a table. Its
-cells, read row by row, must be the very words of a run of the plain text's lines; those
+cells, read row by row and cell by cell, must be the very words of a run of the plain
+text's lines; those
 lines are then replaced by one `| cell | cell |` line a row, with a rule under the first
 row when it names the columns (short cells, no figures, no sentence). Where the words do
 not line up (two columns of prose side by side, a table whose plain text interleaves
@@ -171,7 +172,7 @@ def with_tables(plain: str, layout: str) -> str:
             if (
                 len(rows) > MIN_ROWS
                 and end is not None
-                and not any(map(_is_marker, cells))
+                and sum(map(_is_marker, cells)) < len(cells) - 1
                 and not _is_contents(cells)
             ):
                 lines[start:end] = _markdown(cells)
@@ -191,8 +192,10 @@ def _is_contents(rows: list[list[str]]) -> bool:
 
 
 def _is_marker(row: list[str]) -> bool:
-    """A first cell that is a bullet or a step number: a list laid out with wide gaps."""
-    return not any(ch.isalnum() for ch in row[0]) or bool(_MARKER_RE.match(row[0]))
+    """A first cell that is a bullet or a step number: in (nearly) every row, a list laid
+    out with wide gaps."""
+    first = row[0]
+    return bool(first) and (not any(ch.isalnum() for ch in first) or bool(_MARKER_RE.match(first)))
 
 
 def _line_end(lines: list[str], start: int, count: int) -> int | None:
