@@ -50,6 +50,21 @@ def test_a_quote_and_a_faithful_paraphrase_are_kept(verifier, passages):
     assert verdict.cited == (1,)
 
 
+def test_a_table_row_quoted_with_its_column_names_is_kept_without_embedding_it(llm):
+    table = "| Task | How often |\n|---|---|\n| Replace the main filter | Every 6 months |"
+    units = tuple(u.text for u in split_units(table))
+    assert units == ("Task: Replace the main filter; How often: Every 6 months",)
+    passage = SupportPassage(table, "6.1 Maintenance schedule", units, llm.embed(list(units)))
+
+    def no_embedding(texts: list[str]) -> None:
+        raise AssertionError(f"embedded {texts}")
+
+    verdict = Verifier(VerifySettings(), embed=no_embedding).verify(
+        "Task: Replace the main filter; How often: Every 6 months. [1]", [passage]
+    )
+    assert verdict.cited == (1,) and not verdict.dropped
+
+
 @pytest.mark.parametrize(
     "sentence",
     [

@@ -3,7 +3,8 @@
 Offline, a sentence is supported when its numbers all occur in the cited passage, enough
 of its content words do (`min_term_support`), it is close in meaning to one of the
 passage's units (`min_cosine`, with the embedding model) and it does not negate what that
-unit says, or the reverse. A quote of the passage passes at once. With `verify.model`
+unit says, or the reverse. A quote of the passage, or of one of its units as an answer
+shows it (a table row labelled by its header), passes at once. With `verify.model`
 set, a hosted rerank/NLI endpoint scores each (sentence, passage) pair instead
 (`min_score`). The same check runs on every answer, offline or hosted.
 """
@@ -84,7 +85,13 @@ def measure(
     """How well the cited passages support one sentence."""
     joined = " ".join(p.text for p in passages)
     context = " ".join(p.context for p in passages)
-    quoted = bool(_normal(body)) and _normal(body).rstrip(".") in _normal(joined)
+    said = _normal(body).rstrip(".")
+    # A quote of the passage, or of one of its units as the answerer shows it (a table row
+    # with its column names: "Task: Replace the filter; How often: Every 6 months").
+    quoted = bool(said) and (
+        said in _normal(joined)
+        or any(said == _normal(u).rstrip(".") for p in passages for u in p.units)
+    )
     terms = set(t.content_terms(body))
     present = set(t.content_terms(joined)) | set(t.content_terms(context))
     term_support = len(terms & present) / len(terms) if terms else 1.0
