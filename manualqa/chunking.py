@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from manualqa.config import ChunkingSettings
 from manualqa.documents import Chunk, ExtractedManual, TextBlock
-from manualqa.extraction import heading_keys, match_key
+from manualqa.extraction import TABLE_ROW_RE, heading_keys, match_key
 from manualqa.tokens import TokenCounter
 
 __all__ = [
@@ -70,7 +70,6 @@ _ABBREVIATIONS = frozenset(
     | {"mr", "mrs", "ms", "dr", "st", "ref", "refs", "sec", "vol", "rev", "pp", "p", "ch", "al"}
 )
 _CONTENT_WORD_RE = re.compile(r"[^\W\d_]{3,}")
-_ROW_RE = re.compile(r"^\|.*\|$")
 _RULE_RE = re.compile(r"^\|[\s:|]*-[\s:|-]*\|$")
 
 
@@ -290,7 +289,7 @@ def _pack(atoms: list[_Atom], counter: TokenCounter, budget: int, overlap: int) 
         if current and (total + atom.tokens > budget or not _same_span(current[0].page, atom.page)):
             drafts.extend(_drafts(current, counter, budget))
             # A table cut between chunks repeats its header: a row alone names no column.
-            heading = head if head is not None and _ROW_RE.match(atom.text) else None
+            heading = head if head is not None and TABLE_ROW_RE.match(atom.text) else None
             room = budget - atom.tokens - (heading.tokens if heading is not None else 0)
             carry = _carry(current, atom, counter, min(overlap, room))
             if heading is not None and carry is not None:
@@ -309,10 +308,10 @@ def _pack(atoms: list[_Atom], counter: TokenCounter, budget: int, overlap: int) 
 def _table_head(previous: _Atom | None, atom: _Atom, head: _Atom | None) -> _Atom | None:
     """The header of the table `atom` belongs to: a row above a rule (`| --- |`), kept
     while rows follow it. It has no page: it stands in for the page it was set on."""
-    if previous is not None and _RULE_RE.match(atom.text) and _ROW_RE.match(previous.text):
+    if previous is not None and _RULE_RE.match(atom.text) and TABLE_ROW_RE.match(previous.text):
         text = f"{previous.text}\n{atom.text}"
         return _Atom(text, previous.tokens + atom.tokens, None, None, "\n\n")
-    return head if _ROW_RE.match(atom.text) else None
+    return head if TABLE_ROW_RE.match(atom.text) else None
 
 
 def _carry(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from manualqa.extraction import TABLE_ROW_RE
 from manualqa.sentences import split_sentences
 
 UnitKind = Literal["sentence", "step", "item", "row"]
@@ -29,7 +30,6 @@ _STEP_RE = re.compile(r"^\(?(?:step\s*)?(\d{1,2})[.):]\s+\S", re.IGNORECASE)
 _ITEM_RE = re.compile(
     r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S"
 )
-_ROW_RE = re.compile(r"^\|.*\|$")
 _RULE_RE = re.compile(r"^\|?[\s:|-]+\|?$")
 _HEADING_RE = re.compile(r"^#{1,6}\s")
 _DIGIT_RE = re.compile(r"\d")
@@ -77,7 +77,7 @@ class _Cells:
 
 def _starts_block(line: str) -> bool:
     """A numbered step, a list item or a table row starts a unit of its own."""
-    return any(r.match(line) for r in (_STEP_RE, _ITEM_RE, _ROW_RE))
+    return any(r.match(line) for r in (_STEP_RE, _ITEM_RE, TABLE_ROW_RE))
 
 
 def _is_cell(line: str) -> bool:
@@ -165,7 +165,7 @@ def _lines(text: str) -> list[str | _Cells]:
             and previous
             and wrapped
             and not _starts_block(line)
-            and not _ROW_RE.match(previous)
+            and not TABLE_ROW_RE.match(previous)
             and previous[-1] not in ".!?:;"
         )
         if not continues and _CODE_LABEL_RE.match(line):
@@ -189,7 +189,7 @@ def _lines(text: str) -> list[str | _Cells]:
         index += 1
         following = next((r for r in raw_lines[index:] if r), "")
         skip = not line or _PAGE_NUMBER_RE.match(line) or _HEADING_RE.match(line)
-        if skip or (not _ROW_RE.match(line) and _is_title(line, following)):
+        if skip or (not TABLE_ROW_RE.match(line) and _is_title(line, following)):
             if out and out[-1] != "":
                 out.append("")  # a paragraph break
             continue
@@ -243,7 +243,7 @@ def _is_caption(row: str, following: str | _Cells) -> bool:
         len(cells) > 1
         and sum(1 for c in cells if c) == 1
         and isinstance(following, str)
-        and bool(_ROW_RE.match(following))
+        and bool(TABLE_ROW_RE.match(following))
     )
 
 
@@ -255,7 +255,7 @@ def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
     if any(_DIGIT_RE.search(cell) or cell[-1:] in (".", "!", "?") for cell in _cells(row)):
         return False  # a figure or a sentence: data
     for line in after:
-        if not isinstance(line, str) or not _ROW_RE.match(line):
+        if not isinstance(line, str) or not TABLE_ROW_RE.match(line):
             return False
         if _DIGIT_RE.search(line):
             return True
@@ -300,7 +300,7 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
             for row in _cell_rows(line.cells):
                 units.append(AnswerUnit(passage, len(units), "row", row, row))
             continue
-        if _ROW_RE.match(line):
+        if TABLE_ROW_RE.match(line):
             close_procedure()
             if _RULE_RE.match(line):
                 continue
@@ -362,7 +362,7 @@ def _next_step(lines: Sequence[str | _Cells], index: int) -> int | None:
     """The number of the next step within `STEP_GAP_LINES` lines after `index`, None when
     none comes first (or a table does)."""
     for line in lines[index + 1 : index + 1 + STEP_GAP_LINES]:
-        if isinstance(line, _Cells) or _ROW_RE.match(line):
+        if isinstance(line, _Cells) or TABLE_ROW_RE.match(line):
             return None
         step = _STEP_RE.match(line)
         if step:

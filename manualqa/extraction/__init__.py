@@ -17,6 +17,7 @@ __all__ = [
     "HTML_TYPES",
     "MARKDOWN_TYPES",
     "PDF_TYPES",
+    "TABLE_ROW_RE",
     "ExtractionError",
     "canonical_media_type",
     "collapse_spaces",
@@ -29,6 +30,9 @@ __all__ = [
 PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
+# A table row as extracted text writes it, one line a row: "| cell | cell |" (Markdown and
+# HTML tables, and PDF tables read from the layout text).
+TABLE_ROW_RE = re.compile(r"^\|.*\|$")
 
 
 class ExtractionError(ValueError):

@@ -109,30 +109,30 @@ def _order(lines: list[Line], width: int) -> list[str]:
     return [w for c in range(width) for line in lines for w in line.get(c, "").split()]
 
 
-def _rows(table: list[Line], plain: list[str]) -> list[list[Line]]:
+def _rows(table: list[Line], width: int, plain: list[str]) -> tuple[list[list[Line]], int]:
     """The table's lines grouped into rows so that, read cell by cell, they are `plain`
-    (the plain text's words from the table's first on), as far as they are. A row is the
-    most lines (up to `MAX_ROW_LINES`) from where the one above ended that read as the
-    plain text does and hold two cells or more: "White dust on furniture near" / "the
-    unit" is one cell wrapped, and a cell set at the foot of its row leaves the row's
-    first line without it."""
-    width = max(max(line) for line in table) + 1
+    (the plain text's words from the table's first on), as far as they are, and how many
+    of those words they take. A row is the most lines (up to `MAX_ROW_LINES`) from where
+    the one above ended that read as the plain text does and hold two cells or more:
+    "White dust on furniture near" / "the unit" is one cell wrapped, and a cell set at the
+    foot of its row leaves the row's first line without it."""
     rows: list[list[Line]] = []
     at = 0
     index = 0
     while index < len(table):
         longest: list[Line] = []
+        taken = 0
         for end in range(index + 1, min(index + MAX_ROW_LINES, len(table)) + 1):
             group = table[index:end]
             words = _order(group, width)
             if plain[at : at + len(words)] == words and len(set().union(*group)) >= 2:
-                longest = group
+                longest, taken = group, len(words)
         if not longest:
             break
         rows.append(longest)
-        at += len(_order(longest, width))
+        at += taken
         index += len(longest)
-    return rows
+    return rows, at
 
 
 def _is_header(row: list[str]) -> bool:
@@ -159,16 +159,16 @@ def with_tables(plain: str, layout: str) -> str:
     for table in layout_tables(layout):
         width = max(max(line) for line in table) + 1
         first = _order(table[:1], width)
-        for start in range(len(lines)):
-            here = lines[start].split()
+        words = [line.split() for line in lines]
+        for start, here in enumerate(words):
             if not here or here != first[: len(here)]:
                 continue
-            rows = _rows(table, [w for line in lines[start:] for w in line.split()])
+            rows, taken = _rows(table, width, [w for line in words[start:] for w in line])
             cells = [
                 [" ".join(w for line in row for w in line.get(c, "").split()) for c in range(width)]
                 for row in rows
             ]
-            end = _line_end(lines, start, sum(len(_order(row, width)) for row in rows))
+            end = _line_end(words, start, taken)
             if (
                 len(rows) > MIN_ROWS
                 and end is not None
@@ -198,12 +198,12 @@ def _is_marker(row: list[str]) -> bool:
     return bool(first) and (not any(ch.isalnum() for ch in first) or bool(_MARKER_RE.match(first)))
 
 
-def _line_end(lines: list[str], start: int, count: int) -> int | None:
-    """The line after the one where the `count`th word from line `start` ends, when it
-    ends that line."""
+def _line_end(words: list[list[str]], start: int, count: int) -> int | None:
+    """The line after the one where the `count`th word from line `start` ends (`words`:
+    each line's words), when it ends that line."""
     taken = 0
-    for end in range(start, len(lines)):
-        taken += len(lines[end].split())
+    for end in range(start, len(words)):
+        taken += len(words[end])
         if taken == count:
             return end + 1
         if taken > count:
