@@ -58,8 +58,21 @@ def test_speeds_are_a_measure_of_their_own():
     assert measures_in("Filter life 6 months / about 2,200 hours") == {"time"}
 
 
+def test_squared_cubed_and_per_time_units_are_areas_volumes_and_flows():
+    assert measures_in("Cleaning area up to 200 m²") == {"area"}
+    assert measures_in("Room size 20 m2, cable 1.5 mm2") == {"area"}
+    assert measures_in("Airflow 180 m³/h") == {"flow"}
+    assert measures_in("Water flow 60-180 ml/min") == {"flow"}
+    assert measures_in("Suction 2500 Pa; pump 15 bar") == {"pressure"}
+    assert measures_in("Cable length 2 m") == {"length"}
+    assert measures_in("Hardware v2 board") == set()  # a revision, no voltage
+    assert measures_asked("How much water does the tank hold?") == {"volume"}
+    assert measures_asked("How strong is the suction?") == {"pressure"}
+    assert "area" in measures_asked("How big a room can it clean?")
+
+
 def test_how_large_asks_for_a_size_and_a_bracketed_size_states_one():
-    assert measures_asked("How large is the board?") == {"length"}
+    assert measures_asked("How large is the board?") == {"length", "area"}
     assert measures_asked("What are its dimensions?") == {"length"}
     assert measures_asked("Is the large tank dishwasher safe?") == set()
     assert measures_asked("How quiet is it in night mode?") == {"sound"}
@@ -75,6 +88,8 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert units_named("How often per month should I clean it?") == set()  # 'once a month'
     assert units_named("How do I put a new bit in the drill?") == set()  # a drill bit
     assert units_named("Can I plug my guitar amp into it?") == set()
+    assert units_named("What does the status bar show?") == set()
+    assert units_named("How many m² can it clean?") == {"area"}
     assert units_named("How many amps does the charger draw?") == {"current"}
     assert units_named("Can I use it in my bathroom?") == set()
     units = [_unit(0, "Blade speed 3,000 rpm; cutting height 20 to 60 mm.")]

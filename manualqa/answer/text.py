@@ -52,8 +52,11 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "power": ("w", "kw", "mw", "watt", "va"),
     "temperature": ("c", "f", "degree", "°c", "°f"),
     "length": ("mm", "cm", "m", "km", "in", "inch", "ft", "foot", "feet"),
+    "area": ("mm²", "cm²", "m²", "ft²", "mm2", "cm2", "m2", "ft2", "sqm", "sqft"),
     "mass": ("g", "kg", "lb", "lbs", "oz", "gram", "kilogram", "pound", "ounce"),
-    "volume": ("l", "ml", "liter", "litre", "gallon"),
+    "volume": ("l", "ml", "liter", "litre", "gallon", "m³", "m3"),
+    "flow": ("ml/min", "l/min", "ml/h", "l/h", "m³/h", "m3/h", "cfm", "gpm", "lpm"),
+    "pressure": ("pa", "kpa", "mpa", "hpa", "bar", "mbar", "psi"),
     "frequency": ("hz", "khz", "mhz", "ghz"),
     "speed": ("mm/s", "cm/s", "m/s", "km/h", "kph", "mph", "ft/s"),
     "rotation": ("rpm",),
@@ -103,8 +106,21 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
         "thick",
         "diameter",
     ),
+    "area": ("area", "square", "big", "how large", "size", "coverage"),
     "mass": ("weight", "weigh", "heavy", "mass"),
-    "volume": ("volume", "capacity", "litres", "liters"),
+    "volume": (
+        "volume",
+        "capacity",
+        "litres",
+        "liters",
+        "how much water",
+        "how much liquid",
+        "how much fluid",
+        "how much oil",
+        "how much fuel",
+    ),
+    "flow": ("flow", "airflow", "cadr", "throughput"),
+    "pressure": ("pressure", "suction", "psi"),
     "frequency": ("frequency", "clock", "hz", "mhz"),
     "data": ("memory", "storage", "ram", "flash", "baud", "speed"),
     "speed": ("speed", "fast", "velocity"),
@@ -113,10 +129,10 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "charge": ("battery", "capacity", "mah"),
     "ratio": ("percent", "percentage", "humidity"),
 }
-# "(50 x 62)mm": a unit may follow the bracket closing a group of figures.
-_UNIT_AFTER_NUMBER_RE = re.compile(
-    r"\d(?:[.,]\d+)?\)?\s?(°[cf]|%|[a-zµ]+(?:/[a-z]+)?)", re.IGNORECASE
-)
+# "(50 x 62)mm": a unit may follow the bracket closing a group of figures. A unit may be
+# squared or cubed ("m²", "m3/h") and per a unit of time ("ml/min").
+_UNIT = r"[a-zµ]+(?:[²³]|(?<![a-z]{3})[23](?!\w|[.,]\d))?(?:/[a-z]+)?"
+_UNIT_AFTER_NUMBER_RE = re.compile(rf"\d(?:[.,]\d+)?\)?\s?(°[cf]|%|{_UNIT})", re.IGNORECASE)
 _PROCEDURE_RE = re.compile(
     r"^(?:how (?:do|can|should|would|must) (?:i|you|we|one)\b|how to\b|what (?:are the )?steps\b"
     r"|what should i do\b|what do i do\b|steps to\b)",
@@ -235,14 +251,15 @@ def measures_in(text: str) -> set[str]:
 
 
 # Unit words too common in plain questions ("in", "us"), often met without a number
-# ("once a month") or naming a thing as often as a unit ("a drill bit") to show that a
-# figure in that unit is asked for. Compared after plurals are folded (hours -> hour).
+# ("once a month") or naming a thing as often as a unit ("a drill bit", "the status bar")
+# to show that a figure in that unit is asked for. Compared after plurals are folded
+# (hours -> hour).
 _UNNAMED_UNITS = frozenset(
-    "in us day week month year hour minute second foot feet degree percent bit".split()
+    "in us day week month year hour minute second foot feet degree percent bit bar".split()
 )
 # ... and compared as written: "amp" is an amplifier as often as an ampere, "amps" a current.
 _UNNAMED_UNIT_FORMS = frozenset({"amp"})
-_UNIT_WORD_RE = re.compile(r"(?<![\w.,])(?<!\d\s)([a-zµ°%]+(?:/[a-z]+)?)(?![\w/])")
+_UNIT_WORD_RE = re.compile(r"(?<![\w.,])(?<!\d\s)([a-zµ°%]+[²³]?(?:/[a-z]+)?)(?![\w/])")
 
 
 def units_named(question: str) -> set[str]:
