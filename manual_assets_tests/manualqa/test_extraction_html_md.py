@@ -158,6 +158,44 @@ def test_html_definition_lists_keep_each_term_with_its_description() -> None:
     assert "E4, E5: Let it cool for 20 min." in codes
 
 
+# Sections as <section> elements after a <nav> table of contents: trafilatura kept not one
+# heading of this page, with or without the <nav> (it kept them all once a <footer> was
+# added), so the page is written from its elements.
+SECTIONED_PAGE = (
+    "<html><head><title>R5 Robot Vacuum Manual</title></head><body>"
+    "<header><h1>R5 Robot Vacuum Manual</h1></header><nav><h2>Contents</h2><ul>"
+    '<li><a href="#safety">Safety</a></li><li><a href="#setup">Getting started</a></li>'
+    '<li><a href="#care">Care</a></li><li><a href="#specs">Specifications</a></li></ul></nav>'
+    '<section id="safety"><h2>Safety</h2><p>Use only the supplied charging dock. Keep the '
+    "robot away from water, stairs and loose cords at all times.</p></section>"
+    '<section id="setup"><h2>Getting started</h2><ol><li>Place the dock against a wall with '
+    "free space on each side.</li><li>Put the robot on the dock until it is fully charged."
+    '</li></ol></section><section id="care"><h2>Care and maintenance</h2><p>Clean the main '
+    "brush once a week and replace the side brushes every three months.</p></section>"
+    '<section id="specs"><h2>Specifications</h2><table><tr><th>Item</th><th>Value</th></tr>'
+    "<tr><td>Dustbin</td><td>450 ml</td></tr><tr><td>Battery</td><td>5200 mAh</td></tr>"
+    "</table></section></body></html>"
+)
+
+
+def test_html_whose_headings_trafilatura_drops_is_written_from_its_elements() -> None:
+    doc = _extract(SECTIONED_PAGE.encode("utf-8"), "r5.html")
+    root = "R5 Robot Vacuum Manual"
+    assert [s.path for s in doc.sections][1:] == [
+        (root, "Safety"),
+        (root, "Getting started"),
+        (root, "Care and maintenance"),
+        (root, "Specifications"),
+    ]
+    by_section = {b.section: b.text for b in doc.blocks}
+    assert "loose cords at all times" in by_section["Safety"]
+    setup = by_section["Getting started"]
+    assert "1. Place the dock" in setup and "2. Put the robot on the dock" in setup
+    assert "| Item | Value |\n| Dustbin | 450 ml |" in by_section["Specifications"]
+    text = "\n".join(b.text for b in doc.blocks)
+    assert "Contents" not in text
+
+
 def test_html_with_only_boilerplate_is_refused() -> None:
     page = "<html><body><nav><a href='/'>Home</a></nav><footer>(c) Acme</footer></body></html>"
     with pytest.raises(ExtractionError, match="no main content"):

@@ -5,17 +5,27 @@ trafilatura runs in its recall-oriented mode. Its precision mode judges each ele
 text density, and on a plain manual page (headings, paragraphs and an <ol> straight in
 <body>) it dropped every heading and the whole numbered procedure, with no error: a manual
 that loses its steps answers nothing about them. Navigation, headers and footers are
-removed in both modes."""
+removed in both modes.
+
+Navigation (`<nav>`, `role="navigation"`) is taken out before trafilatura reads the page.
+Which headings trafilatura keeps depends on how a page nests its elements: on a manual of
+`<section>` elements after a `<nav>` table of contents it kept no heading, list or table at
+all, and without the `<nav>` the same page kept them or not depending on the sections'
+`id`s. A manual read as one section cites no section and tells its passages apart by
+nothing. So where a page has headings and trafilatura kept none, the page is written as
+Markdown from its elements instead (`html_render`), and the log says so."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 import lxml.html
 import trafilatura
 
 from manualqa.documents import ExtractedManual, ManualRef
 from manualqa.extraction import ExtractionError, collapse_spaces
+from manualqa.extraction.html_render import render_markdown
 from manualqa.extraction.markdown import split_markdown
 
 __all__ = ["extract_html", "html_to_markdown"]
@@ -24,13 +34,15 @@ log = logging.getLogger(__name__)
 
 # Below this, what trafilatura kept is a stray menu item, not a manual.
 MIN_MAIN_CONTENT_WORDS = 8
+_HEADING_LINE_RE = re.compile(r"^#{1,6} ", re.MULTILINE)
 
 
 def html_to_markdown(html: bytes | str) -> str | None:
     """The main content of an HTML page as Markdown (headings, lists, tables kept), or
     None when there is none."""
+    root = _prepared(html)
     text: str | None = trafilatura.extract(
-        _paired_definitions(html),
+        lxml.html.tostring(root, encoding="unicode"),
         output_format="markdown",
         include_tables=True,
         include_formatting=True,
@@ -40,18 +52,32 @@ def html_to_markdown(html: bytes | str) -> str | None:
         deduplicate=False,
         favor_recall=True,
     )
+    headings = len(root.xpath("//h1 | //h2 | //h3 | //h4 | //h5 | //h6"))
+    if headings >= 2 and not (text and _HEADING_LINE_RE.search(text)):
+        log.info(
+            "trafilatura kept none of the page's %d headings: the page is written as "
+            "Markdown from its elements",
+            headings,
+        )
+        text = render_markdown(root)
     return text if text and text.strip() else None
 
 
-def _paired_definitions(html: bytes | str) -> bytes | str:
-    """The page with each definition list (<dl>) made a list of "term: description" items.
+def _prepared(html: bytes | str) -> lxml.html.HtmlElement:
+    """The page without its navigation and with its definition lists paired."""
+    root = lxml.html.document_fromstring(html)
+    for nav in root.xpath("//nav | //*[@role='navigation']"):
+        if nav.getparent() is not None:  # not inside a navigation already dropped
+            nav.drop_tree()
+    _pair_definitions(root)
+    return root
+
+
+def _pair_definitions(root: lxml.html.HtmlElement) -> None:
+    """Make each definition list (<dl>) a list of "term: description" items.
 
     trafilatura renders a term and its description as two unrelated list items, so an
     error code ("E4") lost the meaning and the remedy that follow it."""
-    has_list = b"<dl" in html.lower() if isinstance(html, bytes) else "<dl" in html.lower()
-    if not has_list:
-        return html
-    root = lxml.html.document_fromstring(html)
     for dl in list(root.iter("dl")):
         items = lxml.html.Element("ul")
         terms: list[str] = []  # the <dt>s the next <dd> describes
@@ -70,7 +96,6 @@ def _paired_definitions(html: bytes | str) -> bytes | str:
         parent = dl.getparent()
         if parent is not None:
             parent.replace(dl, items)
-    return lxml.html.tostring(root, encoding="unicode")
 
 
 def extract_html(data: bytes, ref: ManualRef) -> ExtractedManual:
