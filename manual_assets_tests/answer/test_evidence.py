@@ -268,6 +268,33 @@ def test_a_code_the_question_asks_about_is_answered_by_a_unit_showing_it():
     assert best("The display shows E7. What does that mean?") == "If "  # no unit shows E7
 
 
+def test_a_row_the_asked_code_labels_comes_before_a_sentence_mentioning_it():
+    units = [
+        AnswerUnit(
+            0, 0, "step", "7. Rinse until the display shows --; the A3 counter is reset.", ""
+        ),
+        AnswerUnit(0, 1, "row", "Code: A3; Meaning: Descaling due.; Remedy: Descale it.", ""),
+        AnswerUnit(0, 2, "row", "Code: A2; Meaning: Boiler hot, A3 later.; Remedy: Wait.", ""),
+    ]
+    # The step reads closer to the question than the row that says what A3 means.
+    vectors = np.array([[0.9, 0.43589], [0.5, 0.86603], [0.4, 0.9165]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Error codes EM-3", "em-3", (7, 7), "Errors", "Aurelle EM-3")]
+    question = np.array([1.0, 0.0], dtype=np.float32)
+
+    def order(asked: str) -> list[int]:
+        evidence = gather(asked, units, vectors, question, passage, RANKER, CONFIDENCE)
+        return [c.unit.ordinal for c in evidence.candidates]
+
+    assert order("My machine shows A3, what now?") == [1, 0, 2]
+    # A code not presented as something the machine shows (a pin, a terminal, a part)
+    # may be asked about for a procedure: the units keep their scores' order.
+    assert order("How do I reset the A3 counter?") == [0, 1, 2]
+    # The row that answers leads no rival: the confidence is not held down by the
+    # better-scoring sentence it was moved ahead of.
+    shown = gather("The display shows A3", units, vectors, question, passage, RANKER, CONFIDENCE)
+    assert shown.confidence_features["lead"] == 1.0
+
+
 def test_a_sibling_model_written_with_a_space_cannot_be_answered():
     assert spaced_models("What build volume does the Creality Ender 5 have?") == {
         ("Ender", "Ender 5")

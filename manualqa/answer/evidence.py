@@ -213,12 +213,19 @@ def gather(
     # answer ("how heavy"), by the units that state one of that kind.
     sought = _sought_codes(question, passages)
     candidates, showing = _first(candidates, lambda c: bool(sought & codes_of[id(c.unit)]))
+    # Of those, asked about a code the product shows ("the display shows A3"), a table row
+    # the code labels ("Code: A3; Meaning: ...; Remedy: ...") says what it means, where a
+    # sentence only mentions it ("the counter for A3 is reset"). A pin or a terminal
+    # (GPIO17, S1) is asked about for a procedure as often, and keeps its place.
+    labelled: list[Candidate] = []
+    if t.reports_code(question):
+        candidates, labelled = _first(candidates, lambda c: bool(sought & _label_codes(c.unit)))
     asked = t.figures_asked(question)
     stating: list[Candidate] = []
     if asked:
         measures_of = {id(u): m for u, m in zip(units, words.measures, strict=True)}
         candidates, stating = _first(candidates, lambda c: bool(asked & measures_of[id(c.unit)]))
-    rivals = stating or showing or candidates
+    rivals = stating or labelled or showing or candidates
     if not candidates:
         return Evidence([], 0.0, {})
     best = candidates[0]
@@ -275,6 +282,14 @@ def _sought_codes(question: str, passages: Sequence[PassageInfo]) -> set[str]:
     not "AC-200" over the AC-200's manual)."""
     named = set().union(*(t.codes(f"{p.context} {p.label}") for p in passages))
     return {c for c in t.codes(question) - named if c[0].isalpha()}
+
+
+def _label_codes(unit: AnswerUnit) -> set[str]:
+    """The codes in the first cell of a table row read with its header ("Code: A3; ...")
+    or labelled by it ("A3: Descaling due; ..."); none in a row of cells read as one line
+    ("Mount hole CON1 header")."""
+    first = unit.text.split(";", 1)[0]
+    return t.codes(first) if unit.kind == "row" and ":" in first else set()
 
 
 def _first(

@@ -228,6 +228,20 @@ def codes(text: str) -> set[str]:
     return {c for c in found if not _COUNTED_RE.fullmatch(c)}
 
 
+# A code the product shows or reports: an error, a status, a message on its display.
+_REPORTED_RE = re.compile(
+    r"\b(?:shows?|showing|displays?|displaying|flash(?:es|ing)?|blink(?:s|ing)?|error|fault"
+    r"|alarm|warning|mean|means|meaning|appears?|says)\b",
+    re.IGNORECASE,
+)
+
+
+def reports_code(question: str) -> bool:
+    """Whether the question presents its codes as something the product shows or reports
+    ("the display shows A3", "what does error E2 mean")."""
+    return _REPORTED_RE.search(question) is not None
+
+
 def negated(text: str) -> bool:
     return _NEGATION_RE.search(text) is not None
 
