@@ -107,6 +107,7 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert unstated("How heavy is the RM-500?") == {"mass"}
     assert unstated("How much does the RM-500 weigh?") == {"mass"}
     assert unstated("How hot does the motor get?") == {"temperature"}
+    assert unstated("How loud is it on the highest setting?") == {"sound"}
     # A price is a figure too, and manuals rarely state one.
     assert unstated("How much does a Mowbot RM-500 cost?") == {"money"}
     assert measures_in("Spare blades: 9 blades for $19.90") == {"money"}

@@ -289,11 +289,12 @@ def units_named(question: str) -> set[str]:
 
 
 # Questions that can only be answered with a figure of one kind of quantity: how heavy,
-# how hot, what it costs. Cues like "power" or "how long" also lead to answers in words,
-# and sizes come in units of every trade (HP, U, inches), so they are not here.
+# how hot, how loud, what it costs. Cues like "power" or "how long" also lead to answers
+# in words, and sizes come in units of every trade (HP, U, inches), so they are not here.
 _FIGURE_ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:weigh|weighs|weight|heavy)\b"), "mass"),
     (re.compile(r"\bhow (?:hot|cold)\b"), "temperature"),
+    (re.compile(r"\bhow (?:loud|noisy|quiet)\b"), "sound"),
     (re.compile(r"\b(?:cost|costs|price|prices|priced)\b"), "money"),
 )
 
