@@ -196,6 +196,20 @@ def test_html_whose_headings_trafilatura_drops_is_written_from_its_elements() ->
     assert "Contents" not in text
 
 
+def test_html_headings_lose_their_permalinks() -> None:
+    page = PAGE.replace(
+        "<h2>1 Safety</h2>", '<h2>1 Safety<a class="headerlink" href="#safety">¶</a></h2>'
+    ).replace("<h2>2 Installation</h2>", '<h2><a href="#install">#</a> 2 Installation</h2>')
+    doc = _extract(page.encode("utf-8"), "ac200.html")
+    assert [s.title for s in doc.sections[1:3]] == ["1 Safety", "2 Installation"]
+
+
+def test_html_bytes_without_a_declared_charset_are_decoded_as_utf8() -> None:
+    page = PAGE.replace("two\ndegrees.", "two degrees, between 5 °C and 35 °C.")
+    doc = _extract(page.encode("utf-8"), "ac200.html")
+    assert "between 5 °C and 35 °C" in "\n".join(b.text for b in doc.blocks)
+
+
 def test_html_with_only_boilerplate_is_refused() -> None:
     page = "<html><body><nav><a href='/'>Home</a></nav><footer>(c) Acme</footer></body></html>"
     with pytest.raises(ExtractionError, match="no main content"):

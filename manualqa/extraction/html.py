@@ -41,6 +41,8 @@ def html_to_markdown(html: bytes | str) -> str | None:
     """The main content of an HTML page as Markdown (headings, lists, tables kept), or
     None when there is none."""
     root = _prepared(html)
+    if root is None:
+        return None
     text: str | None = trafilatura.extract(
         lxml.html.tostring(root, encoding="unicode"),
         output_format="markdown",
@@ -63,12 +65,21 @@ def html_to_markdown(html: bytes | str) -> str | None:
     return text if text and text.strip() else None
 
 
-def _prepared(html: bytes | str) -> lxml.html.HtmlElement:
-    """The page without its navigation and with its definition lists paired."""
-    root = lxml.html.document_fromstring(html)
+def _prepared(html: bytes | str) -> lxml.html.HtmlElement | None:
+    """The page without its navigation and its headings' permalinks, and with its
+    definition lists paired; None when it cannot be parsed. Bytes are decoded as
+    trafilatura decodes them (declared charset, else detected): lxml alone reads
+    undeclared UTF-8 as Latin-1."""
+    root = trafilatura.load_html(html)
+    if root is None:
+        return None
     for nav in root.xpath("//nav | //*[@role='navigation']"):
         if nav.getparent() is not None:  # not inside a navigation already dropped
             nav.drop_tree()
+    # A heading's permalink ("Safety ¶", "# Setup"): a link whose text is one symbol.
+    for link in root.xpath("(//h1 | //h2 | //h3 | //h4 | //h5 | //h6)//a"):
+        if len(link.text_content().strip()) <= 1 and not link.text_content().strip().isalnum():
+            link.drop_tree()
     _pair_definitions(root)
     return root
 
