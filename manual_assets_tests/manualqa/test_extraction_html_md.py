@@ -290,6 +290,22 @@ def test_a_fence_indented_inside_a_list_item_is_dropped_and_its_code_kept() -> N
     assert "[root@kvm ~]# passwd root" in setup
 
 
+def test_html_blocks_in_markdown_keep_their_cells_and_items_apart() -> None:
+    text = (
+        "# C7 e-bike\n\n## Specifications\n\n<table>\n  <thead>\n"
+        "    <tr><th>Item</th><th>Specification</th></tr>\n  </thead>\n  <tbody>\n"
+        "    <tr><td>Weight</td><td>22.4 kg</td></tr>\n\n"  # a blank line inside the table
+        "    <tr><td>Tyre pressure</td><td>3.5 to 4.5 bar</td></tr>\n  </tbody>\n</table>\n\n"
+        "<ul><li>Charge before the first ride.</li><li>Use only the supplied charger.</li></ul>\n\n"
+        "```html\n<table><tr><td>kept</td><td>verbatim</td></tr></table>\n```\n"
+    )
+    doc = _extract(text.encode("utf-8"), "c7.md")
+    specs = {b.section: b.text for b in doc.blocks}["Specifications"]
+    assert "| Weight | 22.4 kg |\n| Tyre pressure | 3.5 to 4.5 bar |" in specs
+    assert "- Charge before the first ride.\n- Use only the supplied charger." in specs
+    assert "<table><tr><td>kept</td><td>verbatim</td></tr></table>" in specs
+
+
 def test_markdown_cleanup_drops_front_matter_comments_images_and_link_targets() -> None:
     doc = _extract(MARKDOWN.encode("utf-8"), "d10.md")
     text = "\n".join(b.text for b in doc.blocks)

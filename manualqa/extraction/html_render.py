@@ -1,12 +1,13 @@
 """A page's main content written as Markdown straight from its HTML elements.
 
 The HTML extractor uses this where trafilatura's main-content extraction loses a page's
-headings (see `manualqa.extraction.html`). The content is the page's `<main>`, else its
-only `<article>`, else its `<body>`, less what is not manual text: scripts, styles, forms,
-the page's own header (all but its headings: the manual's title) and footer (those
-outside any `<main>`, `<article>` or `<section>`: a section's `<header>` holds its
-heading) and sidebars made mostly of links (a table of contents). Navigation is already
-gone (`html._prepared`).
+headings (see `manualqa.extraction.html`), and the Markdown splitter for the HTML blocks
+a Markdown manual holds (a `<table>` whose cells would otherwise run together). A page's
+content is its `<main>`, else its only `<article>`, else its `<body>`, less what is not
+manual text: scripts, styles, forms, the page's own header (all but its headings: the
+manual's title) and footer (those outside any `<main>`, `<article>` or `<section>`: a
+section's `<header>` holds its heading) and sidebars made mostly of links (a table of
+contents). Navigation is already gone (`html._prepared`).
 
 Headings become `#` lines, lists `-` or `1.` items, tables `| cell |` rows with a rule
 under a header row of `<th>` cells, `<pre>` a fenced block, bold text `**bold**` (a
@@ -21,7 +22,7 @@ import lxml.html
 
 from manualqa.extraction import collapse_spaces
 
-__all__ = ["render_markdown"]
+__all__ = ["fragment_markdown", "render_markdown"]
 
 _DROPPED = frozenset(
     "script style noscript template svg form button select input textarea iframe canvas "
@@ -41,7 +42,15 @@ LINKED_SIDEBAR = 0.5  # an <aside> with more than this share of its text in link
 
 def render_markdown(root: lxml.html.HtmlElement) -> str:
     """The main content of the page `root` as Markdown."""
-    container = _container(root)
+    return _as_markdown(_container(root))
+
+
+def fragment_markdown(fragment: str) -> str:
+    """A piece of HTML (a table or a list written inside a Markdown manual) as Markdown."""
+    return _as_markdown(lxml.html.fragment_fromstring(fragment, create_parent="div"))
+
+
+def _as_markdown(container: lxml.html.HtmlElement) -> str:
     _drop_frame(container)
     return "\n\n".join(block for block in _blocks(container) if block.strip())
 

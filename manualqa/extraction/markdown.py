@@ -15,6 +15,7 @@ import yaml
 
 from manualqa.documents import ExtractedManual, ManualRef, SectionInfo, TextBlock
 from manualqa.extraction import ExtractionError, collapse_spaces, has_words
+from manualqa.extraction.html_render import fragment_markdown
 
 __all__ = ["clean_inline", "decode_text", "extract_markdown", "split_markdown"]
 
@@ -37,6 +38,11 @@ _TABLE_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*
 _LINK_DEF_RE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
 _QUOTE_RE = re.compile(r"^(\s{0,3}>\s?)+")
 _ADMONITION_RE = re.compile(r'^(\s*)(?:!!!|\?\?\?\+?)\s*([\w-]+)(?:\s+"([^"]*)")?\s*$')
+# An HTML block: a line opening a block-level element (CommonMark's HTML blocks of type 6).
+_HTML_BLOCK_RE = re.compile(
+    r"^ {0,3}<(table|ul|ol|dl|div|p|pre|blockquote|details|figure|section|center)(?=[\s>/]|$)",
+    re.IGNORECASE,
+)
 _TAB_RE = re.compile(r'^(\s*)===\+?\s+"([^"]*)"\s*$')  # mkdocs-material content tabs
 _ATTR = r"(?:[.#][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[^\s}]+))"
 _INLINE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -123,6 +129,7 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
     inside is kept verbatim. Pages are None.
     """
     text = _COMMENT_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _html_blocks_as_markdown(text)
     sections: list[_Section] = [_Section(path=(title,), heading=None)]
     stack: list[tuple[int, str]] = []
 
@@ -145,8 +152,7 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
             underlined = False
             continue
         if fence is not None:
-            stripped = line.strip()
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+            if _closes(fence, line):
                 fence = None
             else:
                 sections[-1].lines.append(line)
@@ -196,6 +202,52 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
             )
         )
     return blocks, infos
+
+
+def _closes(fence: str, line: str) -> bool:
+    """Whether `line` closes the code block `fence` opened."""
+    stripped = line.strip()
+    return stripped.startswith(fence) and not stripped.strip(fence[0])
+
+
+def _html_blocks_as_markdown(text: str) -> str:
+    """`text` with each HTML block outside code (a `<table>`, `<ul>`, `<div>` ... starting a
+    line) written as Markdown: stripping its tags would run a table's cells together
+    ("Weight22.4 kg"). A block runs to the tag that closes its first one, or without one,
+    to the next blank line."""
+    lines = text.split("\n")
+    out: list[str] = []
+    fence: str | None = None
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        opened = _FENCE_RE.match(line)
+        block = _HTML_BLOCK_RE.match(line) if fence is None and not opened else None
+        if block is None:
+            if fence is not None and _closes(fence, line):
+                fence = None
+            elif fence is None and opened:
+                fence = opened.group(1)
+            out.append(line)
+            index += 1
+            continue
+        end = _html_block_end(lines, index, block.group(1).lower())
+        out.extend(["", fragment_markdown("\n".join(lines[index:end])), ""])
+        index = end
+    return "\n".join(out)
+
+
+def _html_block_end(lines: list[str], start: int, tag: str) -> int:
+    """The index after the last line of the HTML block of `tag` opening at `start`."""
+    opening = re.compile(rf"<{tag}(?=[\s>/])", re.IGNORECASE)
+    closing = re.compile(rf"</{tag}\s*>", re.IGNORECASE)
+    depth = 0
+    for index in range(start, len(lines)):
+        depth += len(opening.findall(lines[index])) - len(closing.findall(lines[index]))
+        if depth <= 0:
+            return index + 1
+    blank = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return blank
 
 
 def clean_inline(text: str) -> str:
