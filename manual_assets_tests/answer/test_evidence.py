@@ -296,6 +296,22 @@ def test_a_row_the_asked_code_labels_comes_before_a_sentence_mentioning_it():
     assert shown.confidence_features["lead"] == 1.0
 
 
+def test_a_definition_the_asked_code_labels_comes_before_a_sentence_mentioning_it():
+    units = [
+        _unit(0, "If the tank is removed, the appliance shows error E4 and does not run."),
+        AnswerUnit(1, 0, "item", "- E4 - Tank missing or float stuck: Check the float.", ""),
+    ]
+    vectors = np.array([[0.9, 0.43589], [0.5, 0.86603]], dtype=np.float32)
+    passages = [
+        PassageInfo(0.5, "Emptying the tank DH-20", "dh-20", None, "Tank", "Halden DH-20"),
+        PassageInfo(0.5, "Error codes DH-20", "dh-20", None, "Error codes", "Halden DH-20"),
+    ]
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    asked = "My DH-20 shows E4 although the tank is in. What do I check?"
+    evidence = gather(asked, units, vectors, question, passages, RANKER, CONFIDENCE)
+    assert evidence.candidates[0].unit.kind == "item"
+
+
 def test_a_sibling_model_written_with_a_space_cannot_be_answered():
     assert spaced_models("What build volume does the Creality Ender 5 have?") == {
         ("Ender", "Ender 5")

@@ -50,6 +50,7 @@ CONFIDENCE_FEATURES = (
     "topic_coverage",  # coverage_all of the question's words that name no retrieved manual
 )
 SHORT_WORDS = 5
+LABEL_WORDS = 12  # the longest term of a definition-list item read as a label
 _DIGITS_RE = re.compile(r"\d+")
 
 
@@ -214,8 +215,8 @@ def gather(
     sought = _sought_codes(question, passages)
     candidates, showing = _first(candidates, lambda c: bool(sought & codes_of[id(c.unit)]))
     # Of those, asked about a code the product shows ("the display shows A3"), a table row
-    # the code labels ("Code: A3; Meaning: ...; Remedy: ...") says what it means, where a
-    # sentence only mentions it ("the counter for A3 is reset"). A pin or a terminal
+    # or a definition the code labels ("Code: A3; Meaning: ...; Remedy: ...") says what it
+    # means, where a sentence only mentions it ("the counter for A3 is reset"). A pin or a terminal
     # (GPIO17, S1) is asked about for a procedure as often, and keeps its place.
     labelled: list[Candidate] = []
     if t.reports_code(question):
@@ -285,11 +286,17 @@ def _sought_codes(question: str, passages: Sequence[PassageInfo]) -> set[str]:
 
 
 def _label_codes(unit: AnswerUnit) -> set[str]:
-    """The codes in the first cell of a table row read with its header ("Code: A3; ...")
-    or labelled by it ("A3: Descaling due; ..."); none in a row of cells read as one line
-    ("Mount hole CON1 header")."""
-    first = unit.text.split(";", 1)[0]
-    return t.codes(first) if unit.kind == "row" and ":" in first else set()
+    """The codes labelling a unit: those in the first cell of a table row read with its
+    header ("Code: A3; ...") or labelled by it ("A3: Descaling due; ..."; none in a row of
+    cells read as one line, "Mount hole CON1 header"), and those in the term of a
+    definition-list item ("E4 - Tank missing: Push the tank back in")."""
+    if unit.kind == "row":
+        first = unit.text.split(";", 1)[0]
+        return t.codes(first) if ":" in first else set()
+    if unit.kind == "item":
+        term, colon, _ = unit.text.partition(":")
+        return t.codes(term) if colon and len(term.split()) <= LABEL_WORDS else set()
+    return set()
 
 
 def _first(
