@@ -434,3 +434,42 @@ def test_a_table_whose_cells_wrap_comes_out_one_row_a_line() -> None:
     assert "Keep the tank clean." in text and "| - |" not in text
     assert "| The left column" not in text
     assert "The left column tells one story in its own words" in text
+
+
+def _two_column_page_with_a_table() -> bytes:
+    """A page set in two columns: a specification table without rules in the left one,
+    drawn first, and prose in the right one on the same lines."""
+    specs = [
+        ("Brightness", "3,200 ANSI lumens"),
+        ("Contrast ratio", "15,000:1 (dynamic)"),
+        ("Standby power", "0.5 W"),
+        ("Weight", "2.9 kg"),
+        ("Remote control range", "8 m"),
+    ]
+    prose = [
+        "Take the projector to a collection",
+        "point for waste electrical equipment.",
+        "The lamp contains mercury and must",
+        "be disposed of separately at a point",
+        "for hazardous waste, like batteries.",
+    ]
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4)
+    page.drawString(72, 760, "11 Specifications")
+    for i, (name, value) in enumerate(specs):
+        page.drawString(72, 740 - 14 * i, name)
+        page.drawString(190, 740 - 14 * i, value)
+    page.drawString(72, 660, "Specifications are subject to change without notice.")
+    for i, line in enumerate(prose):
+        page.drawString(340, 740 - 14 * i, line)
+    page.showPage()
+    page.save()
+    return out.getvalue()
+
+
+def test_a_table_in_one_of_two_columns_comes_out_one_row_a_line() -> None:
+    text = "\n".join(b.text for b in _extract(_two_column_page_with_a_table()).blocks)
+
+    assert "| Brightness | 3,200 ANSI lumens |" in text
+    assert "| Standby power | 0.5 W |\n| Weight | 2.9 kg |" in text
+    assert "The lamp contains mercury and must" in text  # the prose beside it is kept

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from manualqa.extraction import TABLE_ROW_RE
+from manualqa.extraction import TABLE_ROW_RE, names_a_column
 from manualqa.sentences import split_sentences
 
 UnitKind = Literal["sentence", "step", "item", "row"]
@@ -249,11 +249,12 @@ def _is_caption(row: str, following: str | _Cells) -> bool:
 
 def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
     """Whether the first row of a table (extracted Markdown keeps no rule under its header)
-    names its columns: no figure and no sentence in it, and a figure in a row below it
+    names its columns: every cell could (`names_a_column`), and a row below holds a figure
     ("Volume | Bluetooth" over "25 % | 24 hours"). A row holding a figure ("Weight |
-    2.9 kg") or a sentence is data; a table with no figures keeps its rows unlabelled."""
-    if any(_DIGIT_RE.search(cell) or cell[-1:] in (".", "!", "?") for cell in _cells(row)):
-        return False  # a figure or a sentence: data
+    2.9 kg"), a list or a sentence is data; a table with no figures keeps its rows
+    unlabelled."""
+    if not all(names_a_column(cell) for cell in _cells(row)):
+        return False  # a figure, a list or a sentence: data
     for line in after:
         if not isinstance(line, str) or not TABLE_ROW_RE.match(line):
             return False

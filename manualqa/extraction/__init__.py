@@ -25,6 +25,7 @@ __all__ = [
     "has_words",
     "heading_keys",
     "match_key",
+    "names_a_column",
 ]
 
 PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
@@ -33,6 +34,21 @@ MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
 # A table row as extracted text writes it, one line a row: "| cell | cell |" (Markdown and
 # HTML tables, and PDF tables read from the layout text).
 TABLE_ROW_RE = re.compile(r"^\|.*\|$")
+_ABBREVIATION_RE = re.compile(r"(?:^|\s)[A-Za-z]{1,3}\.$")  # "No.", "Part no."
+_DIGIT_RE = re.compile(r"\d")
+
+
+def names_a_column(cell: str) -> bool:
+    """Whether a table cell reads as the name of a column rather than a value: no figure,
+    no list ("DLP, single chip") and no sentence (a cell ending in ".", "!", "?", ":" or
+    ";" but for an abbreviation such as "No.")."""
+    return (
+        not _DIGIT_RE.search(cell)  # a decimal digit: "m³" names a unit
+        and ", " not in cell
+        and (
+            cell[-1:] not in (".", "!", "?", ":", ";") or _ABBREVIATION_RE.search(cell) is not None
+        )
+    )
 
 
 class ExtractionError(ValueError):

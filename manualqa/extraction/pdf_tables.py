@@ -24,15 +24,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from manualqa.extraction import names_a_column
+
 GAP = 3  # spaces between two blocks of one line that set them in different columns
 COLUMN_SLACK = 2  # characters a block may start off its column
 MIN_ROWS = 2  # rows under the first one
 HEADER_CELL_WORDS = 4
 MAX_ROW_LINES = 16  # lines one row of a table may take
+GUTTER_CROSSINGS = 2  # lines that may cross the gutter of a page set in two columns
+MIN_SIDE_BY_SIDE = 4  # lines with text in both columns of a page set in two
 
 _BLOCK_RE = re.compile(rf"\S+(?: {{1,{GAP - 1}}}\S+)*")
 _DIGIT_RE = re.compile(r"\d")
-_ABBREVIATION_RE = re.compile(r"(?:^|\s)[A-Za-z]{1,3}\.$")  # "No.", "Part no."
 _PAGE_RE = re.compile(r"^\d{1,4}$")
 _NUMBERED_RE = re.compile(r"^\d+(?:\.\d+)*\.?\s+\D")
 _LEADER_RE = re.compile(r"(?:\.\s?){4,}|…")
@@ -137,11 +140,7 @@ def _rows(table: list[Line], width: int, plain: list[str]) -> tuple[list[list[Li
 
 def _is_header(row: list[str]) -> bool:
     return all(
-        cell
-        and len(cell.split()) <= HEADER_CELL_WORDS
-        and not _DIGIT_RE.search(cell)
-        and (cell[-1] not in ".!?:;" or _ABBREVIATION_RE.search(cell) is not None)
-        for cell in row
+        cell and len(cell.split()) <= HEADER_CELL_WORDS and names_a_column(cell) for cell in row
     )
 
 
@@ -152,11 +151,40 @@ def _markdown(rows: list[list[str]]) -> list[str]:
     return out
 
 
+def page_columns(layout: str) -> list[str]:
+    """The layout text of each column of a page set in two (a table in the left column,
+    prose in the right on the same lines), or none when the page is not: a gutter is a
+    run of at least `GAP` character places, in the middle half of the page, that no line
+    crosses but at most `GUTTER_CROSSINGS` (a title set across both columns) and that at
+    least `MIN_SIDE_BY_SIDE` lines have text on both sides of."""
+    lines = layout.splitlines()
+    width = max((len(line) for line in lines), default=0)
+    free = [
+        x
+        for x in range(width // 4, 3 * width // 4)
+        if sum(1 for line in lines if line[x - 1 : x + 2].strip()) <= GUTTER_CROSSINGS
+        and sum(1 for line in lines if line[:x].strip() and line[x:].strip()) >= MIN_SIDE_BY_SIDE
+    ]
+    runs: list[list[int]] = []
+    for x in free:
+        if runs and x == runs[-1][-1] + 1:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    gutter = max(runs, key=len, default=[])
+    if len(gutter) < GAP:
+        return []
+    cut = gutter[len(gutter) // 2]
+    return ["\n".join(line[:cut] for line in lines), "\n".join(line[cut:] for line in lines)]
+
+
 def with_tables(plain: str, layout: str) -> str:
     """`plain` (a page's plain text) with the lines of each table found in `layout` (the
-    same page's layout text) replaced by Markdown rows."""
+    same page's layout text, and each of its columns on a page set in two) replaced by
+    Markdown rows."""
     lines = plain.split("\n")
-    for table in layout_tables(layout):
+    tables = [t for part in [layout, *page_columns(layout)] for t in layout_tables(part)]
+    for table in tables:
         width = max(max(line) for line in table) + 1
         first = _order(table[:1], width)
         words = [line.split() for line in lines]
