@@ -297,12 +297,14 @@ def test_html_blocks_in_markdown_keep_their_cells_and_items_apart() -> None:
         "    <tr><td>Weight</td><td>22.4 kg</td></tr>\n\n"  # a blank line inside the table
         "    <tr><td>Tyre pressure</td><td>3.5 to 4.5 bar</td></tr>\n  </tbody>\n</table>\n\n"
         "<ul><li>Charge before the first ride.</li><li>Use only the supplied charger.</li></ul>\n\n"
+        "<dl><dt>Error 41</dt><dd>Battery too cold: let it warm up.</dd></dl>\n\n"
         "```html\n<table><tr><td>kept</td><td>verbatim</td></tr></table>\n```\n"
     )
     doc = _extract(text.encode("utf-8"), "c7.md")
     specs = {b.section: b.text for b in doc.blocks}["Specifications"]
     assert "| Weight | 22.4 kg |\n| Tyre pressure | 3.5 to 4.5 bar |" in specs
     assert "- Charge before the first ride.\n- Use only the supplied charger." in specs
+    assert "- Error 41: Battery too cold: let it warm up." in specs
     assert "<table><tr><td>kept</td><td>verbatim</td></tr></table>" in specs
 
 

@@ -25,7 +25,7 @@ import trafilatura
 
 from manualqa.documents import ExtractedManual, ManualRef
 from manualqa.extraction import ExtractionError, collapse_spaces
-from manualqa.extraction.html_render import render_markdown
+from manualqa.extraction.html_render import pair_definitions, render_markdown
 from manualqa.extraction.markdown import split_markdown
 
 __all__ = ["extract_html", "html_to_markdown"]
@@ -80,33 +80,8 @@ def _prepared(html: bytes | str) -> lxml.html.HtmlElement | None:
     for link in root.xpath("(//h1 | //h2 | //h3 | //h4 | //h5 | //h6)//a"):
         if len(link.text_content().strip()) <= 1 and not link.text_content().strip().isalnum():
             link.drop_tree()
-    _pair_definitions(root)
+    pair_definitions(root)
     return root
-
-
-def _pair_definitions(root: lxml.html.HtmlElement) -> None:
-    """Make each definition list (<dl>) a list of "term: description" items.
-
-    trafilatura renders a term and its description as two unrelated list items, so an
-    error code ("E4") lost the meaning and the remedy that follow it."""
-    for dl in list(root.iter("dl")):
-        items = lxml.html.Element("ul")
-        terms: list[str] = []  # the <dt>s the next <dd> describes
-        described = False  # ... and whether one already did (a new <dt> starts a group)
-        for child in dl.iter("dt", "dd"):  # HTML allows a <div> around each pair
-            text = " ".join(child.text_content().split())
-            if child.tag == "dt":
-                if described:
-                    terms, described = [], False
-                terms.append(text)
-            elif child.tag == "dd" and text:
-                item = lxml.html.Element("li")
-                item.text = f"{', '.join(terms)}: {text}" if terms else text
-                items.append(item)
-                described = True
-        parent = dl.getparent()
-        if parent is not None:
-            parent.replace(dl, items)
 
 
 def extract_html(data: bytes, ref: ManualRef) -> ExtractedManual:

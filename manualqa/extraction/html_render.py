@@ -22,7 +22,7 @@ import lxml.html
 
 from manualqa.extraction import collapse_spaces
 
-__all__ = ["fragment_markdown", "render_markdown"]
+__all__ = ["fragment_markdown", "pair_definitions", "render_markdown"]
 
 _DROPPED = frozenset(
     "script style noscript template svg form button select input textarea iframe canvas "
@@ -47,7 +47,34 @@ def render_markdown(root: lxml.html.HtmlElement) -> str:
 
 def fragment_markdown(fragment: str) -> str:
     """A piece of HTML (a table or a list written inside a Markdown manual) as Markdown."""
-    return _as_markdown(lxml.html.fragment_fromstring(fragment, create_parent="div"))
+    container = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    pair_definitions(container)
+    return _as_markdown(container)
+
+
+def pair_definitions(root: lxml.html.HtmlElement) -> None:
+    """Make each definition list (<dl>) a list of "term: description" items.
+
+    trafilatura renders a term and its description as two unrelated list items, so an
+    error code ("E4") lost the meaning and the remedy that follow it."""
+    for dl in list(root.iter("dl")):
+        items = lxml.html.Element("ul")
+        terms: list[str] = []  # the <dt>s the next <dd> describes
+        described = False  # ... and whether one already did (a new <dt> starts a group)
+        for child in dl.iter("dt", "dd"):  # HTML allows a <div> around each pair
+            text = " ".join(child.text_content().split())
+            if child.tag == "dt":
+                if described:
+                    terms, described = [], False
+                terms.append(text)
+            elif child.tag == "dd" and text:
+                item = lxml.html.Element("li")
+                item.text = f"{', '.join(terms)}: {text}" if terms else text
+                items.append(item)
+                described = True
+        parent = dl.getparent()
+        if parent is not None:
+            parent.replace(dl, items)
 
 
 def _as_markdown(container: lxml.html.HtmlElement) -> str:
