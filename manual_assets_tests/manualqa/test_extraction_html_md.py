@@ -308,6 +308,13 @@ def test_html_blocks_in_markdown_keep_their_cells_and_items_apart() -> None:
     assert "<table><tr><td>kept</td><td>verbatim</td></tr></table>" in specs
 
 
+def test_markdown_resumes_after_an_html_block_left_open() -> None:
+    # GitHub-style centring: an opening <div>, Markdown, then the closing tag.
+    text = '# X1 guide\n\n<div align="center">\n\n## Setup\n\n1. Plug it in.\n\n</div>\n'
+    doc = _extract(text.encode("utf-8"), "x1.md")
+    assert "1. Plug it in." in {b.section: b.text for b in doc.blocks}["Setup"]
+
+
 def test_markdown_cleanup_drops_front_matter_comments_images_and_link_targets() -> None:
     doc = _extract(MARKDOWN.encode("utf-8"), "d10.md")
     text = "\n".join(b.text for b in doc.blocks)

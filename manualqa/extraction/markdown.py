@@ -213,8 +213,7 @@ def _closes(fence: str, line: str) -> bool:
 def _html_blocks_as_markdown(text: str) -> str:
     """`text` with each HTML block outside code (a `<table>`, `<ul>`, `<div>` ... starting a
     line) written as Markdown: stripping its tags would run a table's cells together
-    ("Weight22.4 kg"). A block runs to the tag that closes its first one, or without one,
-    to the next blank line."""
+    ("Weight22.4 kg")."""
     lines = text.split("\n")
     out: list[str] = []
     fence: str | None = None
@@ -238,16 +237,23 @@ def _html_blocks_as_markdown(text: str) -> str:
 
 
 def _html_block_end(lines: list[str], start: int, tag: str) -> int:
-    """The index after the last line of the HTML block of `tag` opening at `start`."""
+    """The index after the last line of the HTML block of `tag` opening at `start`: the
+    line that closes it, or a blank line not followed by more HTML (Markdown resumes
+    there), whichever comes first. Each line is read once, whatever the input."""
     opening = re.compile(rf"<{tag}(?=[\s>/])", re.IGNORECASE)
     closing = re.compile(rf"</{tag}\s*>", re.IGNORECASE)
     depth = 0
     for index in range(start, len(lines)):
-        depth += len(opening.findall(lines[index])) - len(closing.findall(lines[index]))
+        line = lines[index]
+        if not line.strip():
+            following = lines[index + 1].lstrip() if index + 1 < len(lines) else ""
+            if not following.startswith("<"):
+                return index
+            continue
+        depth += len(opening.findall(line)) - len(closing.findall(line))
         if depth <= 0:
             return index + 1
-    blank = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
-    return blank
+    return len(lines)
 
 
 def clean_inline(text: str) -> str:
