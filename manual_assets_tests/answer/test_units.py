@@ -91,6 +91,13 @@ def test_a_table_row_is_shown_with_its_header():
     assert row.shown == "Code: E1; Meaning: Filter missing; What to do: Fit a filter"
 
 
+def test_a_cell_under_a_column_with_no_name_keeps_its_text():
+    # A header cell spanning two columns leaves the second without a name.
+    table = "| Light | State | |\n|---|---|---|\n| Red | on | Overheated: let it cool |"
+    (row,) = split_units(table)
+    assert row.shown == "Light: Red; State: on; Overheated: let it cool"
+
+
 def test_wrapped_pdf_lines_are_one_sentence_and_short_spec_lines_stay_apart():
     text = (
         "Clean the pre-filter with a vacuum cleaner every two weeks so that the main\n"

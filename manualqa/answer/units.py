@@ -264,13 +264,15 @@ def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
 
 
 def _row_text(header: list[str] | None, row: str) -> str:
-    """A row as one line: each cell after its column's name, or without a header known,
-    the first cell as the label of the others ("Weight: 2.9 kg", "E09: Too steep; Move
-    the wire"), as a code labels its row (`_labelled_row`)."""
+    """A row as one line: each cell after its column's name (a cell under a column with no
+    name on its own), or without a header known, the first cell as the label of the others
+    ("Weight: 2.9 kg", "E09: Too steep; Move the wire"), as a code labels its row
+    (`_labelled_row`)."""
     cells = _cells(row)
     if header and len(header) == len(cells):
-        pairs = [f"{h}: {c}" for h, c in zip(header, cells, strict=True) if c and h]
-        return "; ".join(pairs) if pairs else " ".join(cells)
+        # A cell under no name (a header cell spanning two columns) keeps its text.
+        pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c]
+        return "; ".join(pairs)
     first, *rest = [c for c in cells if c] or [""]
     if not rest:
         return first
