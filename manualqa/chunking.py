@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from manualqa.config import ChunkingSettings
 from manualqa.documents import Chunk, ExtractedManual, TextBlock
-from manualqa.extraction import TABLE_ROW_RE, heading_keys, match_key
+from manualqa.extraction import TABLE_ROW_RE, TABLE_RULE_RE, heading_keys, match_key
 from manualqa.tokens import TokenCounter
 
 __all__ = [
@@ -70,7 +70,6 @@ _ABBREVIATIONS = frozenset(
     | {"mr", "mrs", "ms", "dr", "st", "ref", "refs", "sec", "vol", "rev", "pp", "p", "ch", "al"}
 )
 _CONTENT_WORD_RE = re.compile(r"[^\W\d_]{3,}")
-_RULE_RE = re.compile(r"^\|[\s:|]*-[\s:|-]*\|$")
 
 
 @dataclass(frozen=True)
@@ -308,7 +307,11 @@ def _pack(atoms: list[_Atom], counter: TokenCounter, budget: int, overlap: int) 
 def _table_head(previous: _Atom | None, atom: _Atom, head: _Atom | None) -> _Atom | None:
     """The header of the table `atom` belongs to: a row above a rule (`| --- |`), kept
     while rows follow it. It has no page: it stands in for the page it was set on."""
-    if previous is not None and _RULE_RE.match(atom.text) and TABLE_ROW_RE.match(previous.text):
+    if (
+        previous is not None
+        and TABLE_RULE_RE.match(atom.text)
+        and TABLE_ROW_RE.match(previous.text)
+    ):
         text = f"{previous.text}\n{atom.text}"
         return _Atom(text, previous.tokens + atom.tokens, None, None, "\n\n")
     return head if TABLE_ROW_RE.match(atom.text) else None

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from manualqa.extraction import TABLE_ROW_RE, names_a_column
+from manualqa.extraction import TABLE_ROW_RE, TABLE_RULE_RE, names_a_column
 from manualqa.sentences import split_sentences
 
 UnitKind = Literal["sentence", "step", "item", "row"]
@@ -30,7 +30,6 @@ _STEP_RE = re.compile(r"^\(?(?:step\s*)?(\d{1,2})[.):]\s+\S", re.IGNORECASE)
 _ITEM_RE = re.compile(
     r"^(?:[-*+\u2022\u25e6\u25aa\u25cf\u25a0\u27a2\u25ba\u2013]|\(?[a-z][.)])\s+\S"
 )
-_RULE_RE = re.compile(r"^\|?[\s:|-]+\|?$")
 _HEADING_RE = re.compile(r"^#{1,6}\s")
 _DIGIT_RE = re.compile(r"\d")
 _SECTION_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)+\.?\s")
@@ -305,10 +304,10 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
             continue
         if TABLE_ROW_RE.match(line):
             close_procedure()
-            if _RULE_RE.match(line):
+            if TABLE_RULE_RE.match(line):
                 continue
             following = lines[index + 1] if index + 1 < len(lines) else ""
-            if isinstance(following, str) and _RULE_RE.match(following):
+            if isinstance(following, str) and TABLE_RULE_RE.match(following):
                 header = _cells(line)
                 continue
             if header is None and index:  # a table's first row, after the text above it

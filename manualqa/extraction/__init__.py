@@ -18,6 +18,7 @@ __all__ = [
     "MARKDOWN_TYPES",
     "PDF_TYPES",
     "TABLE_ROW_RE",
+    "TABLE_RULE_RE",
     "ExtractionError",
     "canonical_media_type",
     "collapse_spaces",
@@ -34,6 +35,8 @@ MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
 # A table row as extracted text writes it, one line a row: "| cell | cell |" (Markdown and
 # HTML tables, and PDF tables read from the layout text).
 TABLE_ROW_RE = re.compile(r"^\|.*\|$")
+# ... and the rule under a table's header row: "|---|---|" (colons allowed for alignment).
+TABLE_RULE_RE = re.compile(r"^\|[\s:|]*-[\s:|-]*\|$")
 _ABBREVIATION_RE = re.compile(r"(?:^|\s)[A-Za-z]{1,3}\.$")  # "No.", "Part no."
 _DIGIT_RE = re.compile(r"\d")
 

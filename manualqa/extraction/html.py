@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # Below this, what trafilatura kept is a stray menu item, not a manual.
 MIN_MAIN_CONTENT_WORDS = 8
 _HEADING_LINE_RE = re.compile(r"^#{1,6} ", re.MULTILINE)
+_HEADINGS_XPATH = "//h1 | //h2 | //h3 | //h4 | //h5 | //h6"
 
 
 def html_to_markdown(html: bytes | str) -> str | None:
@@ -54,7 +55,7 @@ def html_to_markdown(html: bytes | str) -> str | None:
         deduplicate=False,
         favor_recall=True,
     )
-    headings = len(root.xpath("//h1 | //h2 | //h3 | //h4 | //h5 | //h6"))
+    headings = len(root.xpath(_HEADINGS_XPATH))
     if headings >= 2 and not (text and _HEADING_LINE_RE.search(text)):
         log.info(
             "trafilatura kept none of the page's %d headings: the page is written as "
@@ -74,11 +75,12 @@ def _prepared(html: bytes | str) -> lxml.html.HtmlElement | None:
     if root is None:
         return None
     for nav in root.xpath("//nav | //*[@role='navigation']"):
-        if nav.getparent() is not None:  # not inside a navigation already dropped
+        if nav.getparent() is not None:  # the document's root element cannot be dropped
             nav.drop_tree()
     # A heading's permalink ("Safety ¶", "# Setup"): a link whose text is one symbol.
-    for link in root.xpath("(//h1 | //h2 | //h3 | //h4 | //h5 | //h6)//a"):
-        if len(link.text_content().strip()) <= 1 and not link.text_content().strip().isalnum():
+    for link in root.xpath(f"({_HEADINGS_XPATH})//a"):
+        mark = link.text_content().strip()
+        if len(mark) <= 1 and not mark.isalnum():
             link.drop_tree()
     pair_definitions(root)
     return root

@@ -35,7 +35,6 @@ GUTTER_CROSSINGS = 2  # lines that may cross the gutter of a page set in two col
 MIN_SIDE_BY_SIDE = 4  # lines with text in both columns of a page set in two
 
 _BLOCK_RE = re.compile(rf"\S+(?: {{1,{GAP - 1}}}\S+)*")
-_DIGIT_RE = re.compile(r"\d")
 _PAGE_RE = re.compile(r"^\d{1,4}$")
 _NUMBERED_RE = re.compile(r"^\d+(?:\.\d+)*\.?\s+\D")
 _LEADER_RE = re.compile(r"(?:\.\s?){4,}|…")
