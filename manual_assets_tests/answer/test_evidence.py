@@ -14,7 +14,14 @@ from manualqa.answer.evidence import (
     companion,
     gather,
 )
-from manualqa.answer.text import codes, measures_asked, measures_in, repeats, spaced_models
+from manualqa.answer.text import (
+    codes,
+    content_terms,
+    measures_asked,
+    measures_in,
+    repeats,
+    spaced_models,
+)
 from manualqa.answer.units import AnswerUnit
 
 CONFIDENCE = LinearModel({"lead": 1.0}, ("lead",))
@@ -32,6 +39,12 @@ def _lead(passages: list[PassageInfo], cosines: list[float]) -> float:
     question = np.array([1.0, 0.0], dtype=np.float32)
     evidence = gather("what is it", units, vectors, question, passages, RANKER, CONFIDENCE)
     return evidence.confidence_features["lead"]
+
+
+def test_a_count_written_out_is_its_figure():
+    assert content_terms("It blinks red three times") == ["blink", "red", "3", "time"]
+    assert content_terms("Red, blinks 3 times") == ["red", "blink", "3", "time"]
+    assert "1" not in content_terms("the one that played last")  # "one" is a pronoun too
 
 
 def test_an_overlapping_chunk_of_the_same_page_is_no_rival():
@@ -54,6 +67,7 @@ def test_another_manual_or_section_is_a_rival():
 
 def test_speeds_are_a_measure_of_their_own():
     assert measures_asked("How fast can it print?") == {"speed"}
+    assert measures_asked("How fast does the chuck spin in gear 2?") == {"speed", "rotation"}
     assert measures_in("Print speed up to 180 mm/s") == {"speed"}
     assert measures_in("Filter life 6 months / about 2,200 hours") == {"time"}
 
@@ -92,6 +106,9 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert units_named("How many m² can it clean?") == {"area"}
     assert units_named("How many amps does the charger draw?") == {"current"}
     assert units_named("Can I use it in my bathroom?") == set()
+    # A word ending in "ss" keeps its s: "low-pass" names no pascal.
+    assert units_named("How do I change the decay of the low-pass gate?") == set()
+    assert units_named("How many kPas?") == {"pressure"}
     units = [_unit(0, "Blade speed 3,000 rpm; cutting height 20 to 60 mm.")]
     vectors = np.array([[1.0, 0.0]], dtype=np.float32)
     passage = [PassageInfo(0.5, "Specifications", "rm-500", (3, 3), "Specifications")]

@@ -124,7 +124,7 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
     "frequency": ("frequency", "clock", "hz", "mhz"),
     "data": ("memory", "storage", "ram", "flash", "baud", "speed"),
     "speed": ("speed", "fast", "velocity"),
-    "rotation": ("rpm", "revolutions", "speed"),
+    "rotation": ("rpm", "revolutions", "speed", "spin", "spins", "rotate", "rotates"),
     "sound": ("loud", "quiet", "noise", "noisy", "db"),
     "charge": ("battery", "capacity", "mah"),
     "ratio": ("percent", "percentage", "humidity"),
@@ -150,9 +150,23 @@ def fold(word: str) -> str:
     return word
 
 
+# Small counts an owner writes out ("blinks three times") where a manual prints the figure.
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), start=2
+    )
+}
+
+
 def content_terms(text: str) -> list[str]:
-    """Lower-cased content words (function words dropped), plural-folded."""
-    return [fold(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
+    """Lower-cased content words (function words dropped), plural-folded; a count written
+    out is its figure ("three" -> "3")."""
+    return [
+        _NUMBER_WORDS.get(w) or fold(w)
+        for w in _WORD_RE.findall(text.lower())
+        if w not in STOPWORDS
+    ]
 
 
 def repeats(text: str, context: str) -> bool:
@@ -259,9 +273,14 @@ def measures_in(text: str) -> set[str]:
     for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
         unit = match.group(1).lower()
         if len(unit) > 2 and "/" not in unit:
-            unit = unit.rstrip("s")  # hours -> hour
+            unit = _singular(unit)  # hours -> hour
         found |= _KINDS_OF_UNIT.get(unit, frozenset())
     return found
+
+
+def _singular(unit: str) -> str:
+    """A unit word without its plural s: hours -> hour, but pass stays pass (not "pa")."""
+    return unit[:-1] if unit.endswith("s") and not unit.endswith("ss") else unit
 
 
 # Unit words too common in plain questions ("in", "us"), often met without a number
@@ -281,7 +300,7 @@ def units_named(question: str) -> set[str]:
     ("the top speed in km/h", "how many watts"): a figure in that unit is asked for."""
     found: set[str] = set()
     for word in _UNIT_WORD_RE.findall(question.lower()):
-        unit = word.rstrip("s") if len(word) > 3 and "/" not in word else word
+        unit = _singular(word) if len(word) > 3 and "/" not in word else word
         if len(unit) < 2 or unit in _UNNAMED_UNITS or word in _UNNAMED_UNIT_FORMS:
             continue
         found |= _KINDS_OF_UNIT.get(unit, frozenset())
@@ -314,6 +333,21 @@ def measures_asked(question: str) -> set[str]:
         for kind, cues in MEASURE_CUES.items()
         if any((cue in words) if " " not in cue else (f" {cue} " in lowered) for cue in cues)
     }
+
+
+# Words that say a figure is asked for, not what it is of: "how much does the charger
+# weigh" is about the charger.
+_CUE_WORDS = frozenset(
+    {fold(w) for w in QUANTITY_WORDS}
+    | {fold(cue) for cues in MEASURE_CUES.values() for cue in cues if " " not in cue}
+    | {"weigh", "weight", "cost", "price", "many", "number"}
+)
+
+
+def subject_terms(question: str) -> set[str]:
+    """The question's content words less those that only ask for a figure (`_CUE_WORDS`):
+    what the asked figure or fact is about."""
+    return set(content_terms(question)) - _CUE_WORDS
 
 
 def asks_quantity(question: str) -> bool:
