@@ -23,7 +23,7 @@ from sql import catalog, usage
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
-    code_version="5",
+    code_version="6",
 )
 def chunk_embeddings(
     context: dg.AssetExecutionContext,

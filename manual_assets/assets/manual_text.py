@@ -23,7 +23,7 @@ from sql import catalog
     freshness_policy=MANUAL_STAGE,
     automation_condition=ON_NEW_UPSTREAM_DATA,
     backfill_policy=ONE_MANUAL_PER_RUN,
-    code_version="13",
+    code_version="14",
 )
 def manual_text(
     context: dg.AssetExecutionContext,

@@ -49,7 +49,7 @@ def test_a_numbered_heading_above_steps_numbered_from_one_is_not_their_step():
 
 
 def test_a_markdown_table_without_its_rule_is_labelled_by_its_header_and_caption():
-    # Extracted Markdown keeps no rule under a header; trafilatura makes a <caption> a row.
+    # A table laid out with no rule under its header; trafilatura makes a <caption> a row.
     battery = split_units(
         "Battery life\n\n| Typical playing time | | |\n| Volume | Bluetooth | Wi-Fi |\n"
         "| 25 % | 24 hours | 16 hours |\n| 50 % | 18 hours | 12 hours |"
@@ -70,6 +70,17 @@ def test_a_markdown_table_without_its_rule_is_labelled_by_its_header_and_caption
     # A first row of sentences is data, not a header, even above figures.
     faults = split_units("| The fan stops. | Clean it. |\n| The fan is loud. | Use speed 2. |")
     assert next(u.text for u in faults) == "The fan stops. Clean it."
+
+
+def test_a_caption_row_above_a_rule_titles_the_table_whose_header_follows():
+    # trafilatura writes a <caption> as a first row with its own rule, the header below it.
+    units = split_units(
+        "Status lights\n\n| Status light patterns | |\n|---|---|\n| Light | Meaning |\n"
+        "|---|---|\n| Flashing red and amber | Moisture in the socket. |"
+    )
+    assert [u.text for u in units if u.kind == "row"] == [
+        "Status light patterns: Light: Flashing red and amber; Meaning: Moisture in the socket."
+    ]
 
 
 def test_a_stop_left_at_the_start_of_a_pdf_line_is_dropped():

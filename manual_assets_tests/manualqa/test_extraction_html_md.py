@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from manual_assets_tests.manualqa.conftest import make_ref
+from manualqa.answer.units import split_units
 from manualqa.documents import ExtractedManual
 from manualqa.extraction import ExtractionError, extract_manual
 
@@ -191,7 +192,7 @@ def test_html_whose_headings_trafilatura_drops_is_written_from_its_elements() ->
     assert "loose cords at all times" in by_section["Safety"]
     setup = by_section["Getting started"]
     assert "1. Place the dock" in setup and "2. Put the robot on the dock" in setup
-    assert "| Item | Value |\n| Dustbin | 450 ml |" in by_section["Specifications"]
+    assert "| Item | Value |\n|---|---|\n| Dustbin | 450 ml |" in by_section["Specifications"]
     text = "\n".join(b.text for b in doc.blocks)
     assert "Contents" not in text
 
@@ -306,6 +307,26 @@ def test_html_blocks_in_markdown_keep_their_cells_and_items_apart() -> None:
     assert "- Charge before the first ride.\n- Use only the supplied charger." in specs
     assert "- Error 41: Battery too cold: let it warm up." in specs
     assert "<table><tr><td>kept</td><td>verbatim</td></tr></table>" in specs
+
+
+def test_a_markdown_table_keeps_its_header_rule_so_rows_are_read_with_their_columns() -> None:
+    text = (
+        "# NV-5 monitor\n\n## Specifications\n\n"
+        "| Item | Camera unit (NV-5C) | Parent unit (NV-5P) |\n"
+        "|------|:---:|-----|\n| Weight | 160 g | - |\n\n"
+        "Zones | Value\n--- | ---\nZones | 6\n\nAfter the table | a pipe in prose.\n"
+    )
+    doc = _extract(text.encode("utf-8"), "nv5.md")
+    specs = {b.section: b.text for b in doc.blocks}["Specifications"]
+    assert (
+        "| Item | Camera unit (NV-5C) | Parent unit (NV-5P) |\n|---|---|---|\n"
+        "| Weight | 160 g | - |" in specs
+    )
+    assert "| Zones | Value |\n|---|---|\n| Zones | 6 |" in specs  # outer pipes added
+    assert "\nAfter the table | a pipe in prose." in specs  # the table ended at the blank line
+    rows = [u.text for u in split_units(specs) if u.kind == "row"]
+    assert "Item: Weight; Camera unit (NV-5C): 160 g; Parent unit (NV-5P): -" in rows
+    assert "Zones: Zones; Value: 6" in rows
 
 
 def test_markdown_resumes_after_an_html_block_left_open() -> None:

@@ -247,7 +247,7 @@ def _is_caption(row: str, following: str | _Cells) -> bool:
 
 
 def _is_header(row: str, after: Sequence[str | _Cells]) -> bool:
-    """Whether the first row of a table (extracted Markdown keeps no rule under its header)
+    """Whether the first row of a table with no rule under its header (a PDF's, as laid out)
     names its columns: every cell could (`names_a_column`), and a row below holds a figure
     ("Volume | Bluetooth" over "25 % | 24 hours"). A row holding a figure ("Weight |
     2.9 kg"), a list or a sentence is data; a table with no figures keeps its rows
@@ -308,7 +308,10 @@ def split_units(text: str, passage: int = 0) -> list[AnswerUnit]:
                 continue
             following = lines[index + 1] if index + 1 < len(lines) else ""
             if isinstance(following, str) and TABLE_RULE_RE.match(following):
-                header = _cells(line)
+                if _is_caption(line, following):  # a <caption> as a row, its header below
+                    caption, header = next(c for c in _cells(line) if c), None
+                else:
+                    header = _cells(line)
                 continue
             if header is None and index:  # a table's first row, after the text above it
                 if _is_caption(line, following):

@@ -146,6 +146,7 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
     lines = text.split("\n")
     underlined = False  # this line is the underline of a setext heading, already opened
     heading_level = 0  # the level of the last heading (`#` count, or 1/2 for setext)
+    table = False  # reading the rows of a table below its header rule
     for index, raw in enumerate(lines):
         line = raw.rstrip()
         if underlined:
@@ -165,6 +166,7 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
         if heading:
             heading_level = len(heading.group(1))
             open_section(heading_level, heading.group(2) or "")
+            table = False
             continue
         following = lines[index + 1].rstrip() if index + 1 < len(lines) else ""
         setext = _SETEXT_RE.match(following)
@@ -173,8 +175,21 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
             open_section(heading_level, line.strip())
             underlined = True
             continue
+        kept = sections[-1].lines
+        if "|" in line and _TABLE_RULE_RE.match(line) and kept and "|" in kept[-1]:
+            # The rule under a table's header: the row above names the columns. Both are
+            # written with outer pipes, the rule as `|---|---|`, as every extractor writes
+            # a table, so that each row is read with its header.
+            kept[-1] = _piped(kept[-1])
+            kept.append("|" + "---|" * (kept[-1].count("|") - 1))
+            table = True
+            continue
         if _RULE_RE.match(line) or _TABLE_RULE_RE.match(line) or _LINK_DEF_RE.match(line):
             continue
+        if table and "|" in line:
+            kept.append(_piped(_clean_line(line)))
+            continue
+        table = False
         lead = _BOLD_LINE_RE.match(line)
         starts_paragraph = index == 0 or not lines[index - 1].strip()
         if lead and starts_paragraph and len(lead.group(2).split()) <= BOLD_HEADING_WORDS:
@@ -274,6 +289,12 @@ def _clean_line(line: str) -> str:
     indent_len = len(cleaned) - len(cleaned.lstrip())
     # Keep list indentation, but collapse space runs inside the line.
     return cleaned[:indent_len] + re.sub(r"[ \t]{2,}", " ", cleaned[indent_len:])
+
+
+def _piped(row: str) -> str:
+    """A table row with its outer pipes: "Zones | 6" -> "| Zones | 6 |"."""
+    row = row.strip()
+    return f"{'' if row.startswith('|') else '| '}{row}{'' if row.endswith('|') else ' |'}"
 
 
 def _join_lines(lines: list[str]) -> str:
