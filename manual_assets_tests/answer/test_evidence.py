@@ -47,6 +47,24 @@ def test_a_count_written_out_is_its_figure():
     assert "1" not in content_terms("the one that played last")  # "one" is a pronoun too
 
 
+def test_a_step_is_scored_on_the_words_of_its_whole_procedure():
+    # An answer quotes a step with its procedure, so the procedure's words count for it.
+    procedure = "1. Switch the speaker on.\n2. Open the Bluetooth settings of your phone."
+    units = [
+        AnswerUnit(0, 0, "step", "1. Switch the speaker on.", procedure),
+        AnswerUnit(0, 1, "sentence", "The speaker is waterproof.", "The speaker is waterproof."),
+    ]
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Setup", "hs-5", None, "Setup")]
+    evidence = gather(
+        "How do I connect my phone over Bluetooth?",
+        units, vectors, vectors[0], passage, RANKER, CONFIDENCE,
+    )  # fmt: skip
+    coverage = {c.unit.kind: c.features["term_coverage"] for c in evidence.candidates}
+    assert coverage["sentence"] == 0.0
+    assert coverage["step"] > 0.5  # "phone" and "Bluetooth" are in step 2
+
+
 def test_an_overlapping_chunk_of_the_same_page_is_no_rival():
     page_21 = PassageInfo(0.5, "Specifications", "manual-a", (21, 21), "9 Specifications")
     again_21 = PassageInfo(0.5, "Specifications", "manual-a", (20, 21), "9 Specifications")

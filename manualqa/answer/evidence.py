@@ -27,7 +27,8 @@ FEATURES = (
     "cosine",  # question vs. unit embedding
     "passage_cosine",  # question vs. the unit's passage (the retrieval score)
     "passage_rank",  # 1 for the best retrieved passage, falling as 1/rank
-    "term_coverage",  # IDF-weighted share of the question's words in the unit
+    "term_coverage",  # IDF-weighted share of the question's words in the unit (of a step, in
+    #                   its whole procedure)
     "context_coverage",  # ... in the unit's section title and product name
     "measure_match",  # the unit states a number in a unit the question asks about
     "number",  # a quantity is asked and the unit holds a number
@@ -136,7 +137,7 @@ class _Words:
 
     @classmethod
     def of(cls, units: Sequence[AnswerUnit], passages: Sequence[PassageInfo]) -> _Words:
-        unit_terms = [set(t.content_terms(u.text)) for u in units]
+        unit_terms = [set(t.content_terms(u.shown if u.kind == "step" else u.text)) for u in units]
         contexts = [set(t.content_terms(p.context)) for p in passages]
         measures = [t.measures_in(u.text) for u in units]
         codes = [t.codes(u.shown) for u in units]
