@@ -253,8 +253,12 @@ def test_golden_answer_is_where_the_golden_set_says(question: dict[str, Any]) ->
     else:
         assert question["pages"], "a PDF answer needs its pages"
         in_section = section_pages(key, question["section"])
-        assert all(page in in_section for page in question["pages"]), in_section
         texts = pdf_page_texts(key)
+        for page in question["pages"]:  # the section's page, or another stating the answer
+            states = any(
+                normalize(a) in normalize(texts[page - 1]) for a in question["answer_contains"]
+            )
+            assert page in in_section or states, (page, in_section)
         text = normalize(" ".join(texts[page - 1] for page in question["pages"]))
     for answer in question["answer_contains"]:
         assert normalize(answer) in text, answer
