@@ -17,6 +17,8 @@ from manualqa.answer.evidence import (
 from manualqa.answer.text import (
     codes,
     content_terms,
+    counted,
+    counts,
     measures_asked,
     measures_in,
     repeats,
@@ -63,6 +65,26 @@ def test_a_step_is_scored_on_the_words_of_its_whole_procedure():
     coverage = {c.unit.kind: c.features["term_coverage"] for c in evidence.candidates}
     assert coverage["sentence"] == 0.0
     assert coverage["step"] > 0.5  # "phone" and "Bluetooth" are in step 2
+
+
+def test_how_many_asks_for_a_count_of_its_noun_beside_a_number():
+    assert counted("How many watering programs can the IC-6 store?") == "program"
+    assert counted("How many HP of rack space does it need?") == "hp"
+    assert counted("How heavy is it?") is None
+    assert counts("Item: Zones; Value: 6 (plus master valve)", "zone")
+    assert counts("It controls up to six irrigation zones.", "zone")
+    assert not counts("Zone output: 24 V AC, max. 0.56 A per zone", "zone")  # a current
+    assert not counts("Drain the zones before the first frost of the 2024 season.", "zone")
+    units = [
+        _unit(0, "Zone output: 24 V AC, max. 0.56 A per zone"),
+        _unit(0, "Zones: 6 (plus master valve)"),
+    ]
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    passage = [PassageInfo(0.5, "Specifications", "ic-6", None, "Specifications")]
+    ranker = LinearModel({"count_match": 1.0}, FEATURES)
+    question = "How many zones can the IC-6 water?"
+    evidence = gather(question, units, vectors, vectors[0], passage, ranker, CONFIDENCE)
+    assert evidence.candidates[0].unit.text == "Zones: 6 (plus master valve)"
 
 
 def test_an_overlapping_chunk_of_the_same_page_is_no_rival():

@@ -32,6 +32,7 @@ FEATURES = (
     "context_coverage",  # ... in the unit's section title and product name
     "measure_match",  # the unit states a number in a unit the question asks about
     "number",  # a quantity is asked and the unit holds a number
+    "count_match",  # "how many zones" is asked and the unit gives a number beside "zones"
     "procedure",  # a procedure is asked and the unit is part of one
     "code_match",  # the unit holds a code (E21, AC-200) the question names
     "short",  # the unit has fewer than five words
@@ -158,6 +159,7 @@ def unit_features(
     asked_measures = t.measures_asked(question)
     wants_number = t.asks_quantity(question)
     wants_steps = t.asks_procedure(question)
+    thing = t.counted(question)
     unit_terms, context_terms, weights = words.units, words.contexts, words.weights
     cosines = unit_vectors @ question_vector if len(units) else np.zeros(0)
     # A page the search returns several times (overlapping chunks, or the same page found
@@ -178,6 +180,7 @@ def unit_features(
                 "context_coverage": weights.coverage(asked, context_terms[unit.passage] - terms),
                 "measure_match": float(bool(asked_measures & measures)),
                 "number": float(wants_number and bool(t.numbers(unit.text))),
+                "count_match": float(thing is not None and t.counts(unit.text, thing)),
                 "procedure": float(wants_steps and (unit.kind == "step" or shown != unit.text)),
                 "code_match": float(bool(asked_codes & codes)),
                 "short": float(len(unit.text.split()) < SHORT_WORDS),

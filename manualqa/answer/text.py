@@ -350,6 +350,41 @@ def subject_terms(question: str) -> set[str]:
     return set(content_terms(question)) - _CUE_WORDS
 
 
+# "how many watering programs can it store": the words after "how many", up to a function
+# word; the last is what is counted.
+_HOW_MANY_RE = re.compile(r"\bhow many ((?:[a-z0-9]+[ -]?){1,3})", re.IGNORECASE)
+NEAR_WORDS = 3  # a count and what it counts stand at most this many words apart
+
+
+def counted(question: str) -> str | None:
+    """What a "how many" question counts ("programs" in "How many watering programs can
+    the IC-6 store?"), folded; None for other questions."""
+    match = _HOW_MANY_RE.search(question)
+    if match is None:
+        return None
+    head = None
+    for word in _WORD_RE.findall(match.group(1).lower()):
+        if word in STOPWORDS:
+            break
+        head = word
+    return fold(head) if head else None
+
+
+def counts(text: str, thing: str) -> bool:
+    """Whether `text` gives a count within `NEAR_WORDS` words of `thing` ("6 zones",
+    "Zones: 6", "up to six irrigation zones"): a number with no unit of measure after it
+    ("0.56 A per zone" measures a current)."""
+    tokens = [_NUMBER_WORDS.get(w) or fold(w) for w in _WORD_RE.findall(text.lower())]
+    places = [i for i, w in enumerate(tokens) if w == thing]
+    numbers_at = [
+        i
+        for i, w in enumerate(tokens)
+        if _NUMBER_RE.fullmatch(w)
+        and (i + 1 == len(tokens) or tokens[i + 1] == thing or tokens[i + 1] not in _KINDS_OF_UNIT)
+    ]
+    return any(abs(i - j) <= NEAR_WORDS for i in places for j in numbers_at)
+
+
 def asks_quantity(question: str) -> bool:
     words = question.lower().split()
     return any(
