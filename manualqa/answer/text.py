@@ -335,21 +335,6 @@ def measures_asked(question: str) -> set[str]:
     }
 
 
-# Words that say a figure is asked for, not what it is of: "how much does the charger
-# weigh" is about the charger.
-_CUE_WORDS = frozenset(
-    {fold(w) for w in QUANTITY_WORDS}
-    | {fold(cue) for cues in MEASURE_CUES.values() for cue in cues if " " not in cue}
-    | {"weigh", "weight", "cost", "price", "many", "number"}
-)
-
-
-def subject_terms(question: str) -> set[str]:
-    """The question's content words less those that only ask for a figure (`_CUE_WORDS`):
-    what the asked figure or fact is about."""
-    return set(content_terms(question)) - _CUE_WORDS
-
-
 # "how many watering programs can it store": the words after "how many", up to a function
 # word; the last is what is counted.
 _HOW_MANY_RE = re.compile(r"\bhow many ((?:[a-z0-9]+[ -]?){1,3})", re.IGNORECASE)
