@@ -124,9 +124,10 @@ def split_markdown(text: str, title: str) -> tuple[list[TextBlock], list[Section
     heading above.
     A `#` line inside a fenced code block is code, not a heading. Text before the first
     heading belongs to a section named after `title`. Each block starts with its heading's
-    text. Clean-up: HTML comments, images, thematic breaks, table rule rows and link
-    definitions are dropped; links become their text; fences are dropped but the code
-    inside is kept verbatim. Pages are None.
+    text. Clean-up: HTML comments, images, thematic breaks and link definitions are
+    dropped; links become their text; fences are dropped but the code inside is kept
+    verbatim; a pipe table is written with outer pipes and its header rule as `|---|`.
+    Pages are None.
     """
     text = _COMMENT_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _html_blocks_as_markdown(text)
