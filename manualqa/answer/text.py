@@ -159,14 +159,15 @@ _NUMBER_WORDS = {
 }
 
 
+def _term(word: str) -> str:
+    """A lower-cased word as it is compared: plural-folded, a count written out as its
+    figure ("three" -> "3")."""
+    return _NUMBER_WORDS.get(word) or fold(word)
+
+
 def content_terms(text: str) -> list[str]:
-    """Lower-cased content words (function words dropped), plural-folded; a count written
-    out is its figure ("three" -> "3")."""
-    return [
-        _NUMBER_WORDS.get(w) or fold(w)
-        for w in _WORD_RE.findall(text.lower())
-        if w not in STOPWORDS
-    ]
+    """Lower-cased content words (function words dropped), read by `_term`."""
+    return [_term(w) for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
 
 
 def repeats(text: str, context: str) -> bool:
@@ -359,7 +360,7 @@ def counts(text: str, thing: str) -> bool:
     """Whether `text` gives a count within `NEAR_WORDS` words of `thing` ("6 zones",
     "Zones: 6", "up to six irrigation zones"): a number with no unit of measure after it
     ("0.56 A per zone" measures a current)."""
-    tokens = [_NUMBER_WORDS.get(w) or fold(w) for w in _WORD_RE.findall(text.lower())]
+    tokens = [_term(w) for w in _WORD_RE.findall(text.lower())]
     places = [i for i, w in enumerate(tokens) if w == thing]
     numbers_at = [
         i
