@@ -23,7 +23,9 @@ STOPWORDS = frozenset(
     what which who whom whose how when where why can could should would will shall may might must
     not no yes so than then too very just about into over under after before again any all each
     few more most other some such only own same both up down out off once here s t am
-    get gets got use using used need needs tell please know want""".split()
+    get gets got use using used need needs tell please know want he him his himself she her
+    hers herself they them their theirs themselves yours yourself yourselves ours ourselves
+    myself itself""".split()
 )
 QUANTITY_WORDS = frozenset(
     """much many long often far big large small high low hot cold heavy fast slow wide deep tall
