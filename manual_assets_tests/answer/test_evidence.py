@@ -45,6 +45,7 @@ def _lead(passages: list[PassageInfo], cosines: list[float]) -> float:
 
 def test_a_count_written_out_is_its_figure():
     assert content_terms("It blinks red three times") == ["blink", "red", "3", "time"]
+    assert content_terms("they turned it off themselves") == ["turned"]  # pronouns say nothing
     assert content_terms("Red, blinks 3 times") == ["red", "blink", "3", "time"]
     assert "1" not in content_terms("the one that played last")  # "one" is a pronoun too
 
@@ -218,6 +219,28 @@ def test_a_question_only_a_figure_answers_is_answered_by_a_figure():
     assert heavy.confidence_features["lead"] == 1.0  # no other unit states a weight
     carry = gather("How do I carry it?", units, vectors, question, passages, RANKER, CONFIDENCE)
     assert carry.candidates[0].unit.text.startswith("Carry")
+
+
+def test_a_figure_stated_only_beside_other_things_than_the_asked_code_cannot_answer():
+    # The manual names the PB-1000 battery, but the only weight it gives is the station's.
+    passages = [
+        PassageInfo(0.5, "Expansion battery", "ps-600", None, "8 Expansion battery"),
+        PassageInfo(0.5, "Specifications", "ps-600", None, "12 Specifications"),
+    ]
+    mention = _unit(0, "The PS-1000 takes one PB-1000 expansion battery (1024 Wh).")
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)
+
+    def answer(weight_row: str) -> frozenset[str]:
+        units = [mention, _unit(1, weight_row)]
+        evidence = gather(
+            "How much does the PB-1000 weigh?", units, vectors, vectors[0], passages,
+            RANKER, CONFIDENCE,
+        )  # fmt: skip
+        assert evidence.cannot_answer == bool(evidence.figure_elsewhere)
+        return evidence.figure_elsewhere
+
+    assert answer("Weight: PS-600 7.3 kg, PS-1000 11.5 kg") == {"pb-1000"}
+    assert answer("Weight: 7.3 kg; PB-1000 battery 9.1 kg") == frozenset()
 
 
 def test_a_page_retrieved_several_times_counts_its_hits():

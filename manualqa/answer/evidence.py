@@ -77,10 +77,15 @@ class Evidence:
     # answer it.
     unstated: frozenset[str] = frozenset()
     unknown_names: frozenset[str] = frozenset()
+    # Codes the question asks a figure of ("how heavy is the PB-1000") that the passages
+    # name, but state that kind of figure only beside other things.
+    figure_elsewhere: frozenset[str] = frozenset()
 
     @property
     def cannot_answer(self) -> bool:
-        return not self.candidates or bool(self.unstated or self.unknown_names)
+        return not self.candidates or bool(
+            self.unstated or self.unknown_names or self.figure_elsewhere
+        )
 
 
 class LinearModel:
@@ -230,6 +235,13 @@ def gather(
     if asked:
         measures_of = {id(u): m for u, m in zip(units, words.measures, strict=True)}
         candidates, stating = _first(candidates, lambda c: bool(asked & measures_of[id(c.unit)]))
+    # "How much does the PB-1000 battery weigh?" over a manual that names the PB-1000 but
+    # states only the power station's weight: every figure of that kind is of something else.
+    elsewhere = (
+        sought
+        if stating and showing and not any(sought & codes_of[id(c.unit)] for c in stating)
+        else set()
+    )
     rivals = stating or labelled or showing or candidates
     if not candidates:
         return Evidence([], 0.0, {})
@@ -279,6 +291,7 @@ def gather(
         summary,
         frozenset(asked),
         frozenset(unknown),
+        frozenset(elsewhere),
     )
 
 
