@@ -231,10 +231,11 @@ def gather(
     if t.reports_code(question):
         candidates, labelled = _first(candidates, lambda c: bool(sought & _label_codes(c.unit)))
     asked = t.figures_asked(question)
+    wanted = set().union(*asked)
     stating: list[Candidate] = []
-    if asked:
+    if wanted:
         measures_of = {id(u): m for u, m in zip(units, words.measures, strict=True)}
-        candidates, stating = _first(candidates, lambda c: bool(asked & measures_of[id(c.unit)]))
+        candidates, stating = _first(candidates, lambda c: bool(wanted & measures_of[id(c.unit)]))
     # "How much does the PB-1000 battery weigh?" over a manual that names the PB-1000 but
     # states only the power station's weight: every figure of that kind is of something else.
     elsewhere = (
@@ -272,8 +273,10 @@ def gather(
         "missing_acronym": float(bool(t.acronyms(question) - held_words)),
         "topic_coverage": words.weights.coverage(_topic(asked_terms, passages), everywhere),
     }
+    unstated: set[str] = set()
     if asked:  # most questions ask for no figure: the passages are read for measures only then
-        asked -= set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
+        stated = set().union(*words.measures, *(t.measures_in(p.context) for p in passages))
+        unstated = set().union(*(kinds for kinds in asked if not kinds & stated))
     held_text = compact(held_source)
     used = {c for c in asked_codes if c[0].isalpha()} | t.names(question)
     unknown = {name for name in used if compact(name) not in held_text}
@@ -289,7 +292,7 @@ def gather(
         candidates,
         confidence.logistic(summary),
         summary,
-        frozenset(asked),
+        frozenset(unstated),
         frozenset(unknown),
         frozenset(elsewhere),
     )
@@ -362,11 +365,12 @@ def companion(
     """The unit an answer quotes beside `chosen` (one of `candidates`, best first): the best
     unit ranked below it from the same place, within `margin` of its score, that shows
     something `chosen` does not (a symptom's remedy, the sentence after a lead-in). None
-    when `chosen` already states a figure of the kind the question asks for (the figure
-    is the answer), and never a table row, beside or as one: a row's neighbours are other
-    items, other codes. Asked about a code `chosen` shows (E2), only a unit showing it too."""
-    asked = t.figures_asked(question)
-    if chosen.unit.kind == "row" or (asked and asked & t.measures_in(chosen.unit.text)):
+    when `chosen` already states a figure of a kind the question names a unit of or can
+    only be answered in (`text.figures_named`: the figure is the answer), and never a
+    table row, beside or as one: a row's neighbours are other items, other codes. Asked
+    about a code `chosen` shows (E2), only a unit showing it too."""
+    named = t.figures_named(question)
+    if chosen.unit.kind == "row" or named & t.measures_in(chosen.unit.text):
         return None
     # Asked about a code the chosen unit shows, a unit quoted beside it shows it too.
     sought = _sought_codes(question, passages) & t.codes(chosen.unit.shown)

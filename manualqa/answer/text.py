@@ -321,11 +321,40 @@ _FIGURE_ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def figures_asked(question: str) -> set[str]:
+# "What is the battery capacity?", "What's the maximum print speed?", "What print speed
+# does it support?": the value of a figure is asked for, in any of the kinds that measure
+# it (a print head's speed in mm/s, a motor's in rpm, a bus's in MHz or Mbps).
+_FIGURE_NOUNS: dict[str, frozenset[str]] = {
+    "speed": frozenset({"speed", "rotation", "data", "frequency"}),
+    "capacity": frozenset({"volume", "charge", "mass", "data"}),
+    "voltage": frozenset({"voltage"}),
+    "temperature": frozenset({"temperature"}),
+    "frequency": frozenset({"frequency"}),
+    "pressure": frozenset({"pressure"}),
+    "wattage": frozenset({"power"}),
+}
+_FIGURE_NOUN_RE = re.compile(
+    r"what(?:'s|’s| is| are)? (?:the |its )?(?:[a-z0-9-]+ ){0,3}"
+    rf"({'|'.join(_FIGURE_NOUNS)})\b(?! (?:setting|mode|button|dial|knob)s?\b)"
+)
+
+
+def figures_named(question: str) -> set[str]:
     """The kinds of quantity the question names a unit of ("the top speed in km/h", "how
-    many watts") or can only be answered in ("how heavy"): a figure of that kind is asked for."""
+    many watts") or can only be answered in ("how heavy"): the answer is that figure."""
     lowered = question.lower()
     return units_named(question) | {kind for cue, kind in _FIGURE_ASKED if cue.search(lowered)}
+
+
+def figures_asked(question: str) -> list[frozenset[str]]:
+    """The figures the question asks for, each as the kinds of quantity any one of which
+    answers it: those of `figures_named`, and the value of a figure noun ("what is the
+    battery capacity": litres, mAh or Wh)."""
+    groups = [frozenset({kind}) for kind in sorted(figures_named(question))]
+    noun = _FIGURE_NOUN_RE.match(question.lower().strip())
+    if noun:
+        groups.append(_FIGURE_NOUNS[noun.group(1)])
+    return groups
 
 
 def measures_asked(question: str) -> set[str]:
