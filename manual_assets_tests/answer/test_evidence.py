@@ -170,6 +170,8 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert unstated("How much does a Mowbot RM-500 cost?") == {"money"}
     assert measures_in("Spare blades: 9 blades for $19.90") == {"money"}
     assert measures_in("Replacement filter 39 EUR") == {"money"}
+    assert measures_in("Install an LTE/5G modem") == set()  # a network, not 5 grams
+    assert measures_in("Weight: 250 g") == {"mass"}
     # Asked the value of a figure noun, any kind that measures it answers: a blade's rpm
     # is a speed; no passage states a capacity in litres, mAh or Wh.
     assert unstated("What is the blade speed of the RM-500?") == frozenset()

@@ -270,10 +270,17 @@ _MONEY_RE = re.compile(
 )
 
 
+# Written after a number, these are no units: "5G" and "4G" are network generations
+# (a gram is a lower-case g).
+_NOT_UNITS = frozenset({"G"})
+
+
 def measures_in(text: str) -> set[str]:
     """The kinds of quantity a text states with a number and a unit."""
     found: set[str] = {"money"} if _MONEY_RE.search(text) else set()
     for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
+        if match.group(1) in _NOT_UNITS:
+            continue
         unit = match.group(1).lower()
         if len(unit) > 2 and "/" not in unit:
             unit = _singular(unit)  # hours -> hour
