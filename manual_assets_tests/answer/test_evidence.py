@@ -172,6 +172,9 @@ def test_a_unit_the_question_names_but_no_passage_states_is_unstated():
     assert measures_in("Replacement filter 39 EUR") == {"money"}
     assert measures_in("Install an LTE/5G modem") == set()  # a network, not 5 grams
     assert measures_in("Weight: 250 g") == {"mass"}
+    # A cell read with its column's name states the unit in the name.
+    assert measures_in("Setting: Speed 3; Noise (dB(A)): 52; Power (W): 35") == {"sound", "power"}
+    assert measures_in("Zones (max): 6") == set()
     # Asked the value of a figure noun, any kind that measures it answers: a blade's rpm
     # is a speed; no passage states a capacity in litres, mAh or Wh.
     assert unstated("What is the blade speed of the RM-500?") == frozenset()

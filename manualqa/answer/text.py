@@ -135,6 +135,9 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
 # squared or cubed ("m²", "m3/h") and per a unit of time ("ml/min").
 _UNIT = r"[a-zµ]+(?:[²³]|(?<![a-z]{3})[23](?!\w|[.,]\d))?(?:/[a-z]+)?"
 _UNIT_AFTER_NUMBER_RE = re.compile(rf"\d(?:[.,]\d+)?\)?\s?(°[cf]|%|{_UNIT})", re.IGNORECASE)
+# A table cell read with its column's name, the unit in the name: "Noise (dB(A)): 41",
+# "Airflow (m³/h): 140".
+_UNIT_IN_LABEL_RE = re.compile(rf"\((°[cf]|%|{_UNIT})(?:\([a-z]\))?\):\s?[-+]?\d", re.IGNORECASE)
 _PROCEDURE_RE = re.compile(
     r"^(?:how (?:do|can|should|would|must) (?:i|you|we|one)\b|how to\b|what (?:are the )?steps\b"
     r"|what should i do\b|what do i do\b|steps to\b)",
@@ -278,7 +281,8 @@ _NOT_UNITS = frozenset({"G"})
 def measures_in(text: str) -> set[str]:
     """The kinds of quantity a text states with a number and a unit."""
     found: set[str] = {"money"} if _MONEY_RE.search(text) else set()
-    for match in _UNIT_AFTER_NUMBER_RE.finditer(text):
+    matches = [*_UNIT_AFTER_NUMBER_RE.finditer(text), *_UNIT_IN_LABEL_RE.finditer(text)]
+    for match in matches:
         if match.group(1) in _NOT_UNITS:
             continue
         unit = match.group(1).lower()
