@@ -134,10 +134,11 @@ MEASURE_CUES: dict[str, tuple[str, ...]] = {
 # "(50 x 62)mm": a unit may follow the bracket closing a group of figures. A unit may be
 # squared or cubed ("m²", "m3/h") and per a unit of time ("ml/min").
 _UNIT = r"[a-zµ]+(?:[²³]|(?<![a-z]{3})[23](?!\w|[.,]\d))?(?:/[a-z]+)?"
-_UNIT_AFTER_NUMBER_RE = re.compile(rf"\d(?:[.,]\d+)?\)?\s?(°[cf]|%|{_UNIT})", re.IGNORECASE)
+_ANY_UNIT = rf"(°[cf]|%|{_UNIT})"  # a unit word, degrees or a percent sign, captured
+_UNIT_AFTER_NUMBER_RE = re.compile(rf"\d(?:[.,]\d+)?\)?\s?{_ANY_UNIT}", re.IGNORECASE)
 # A table cell read with its column's name, the unit in the name: "Noise (dB(A)): 41",
 # "Airflow (m³/h): 140".
-_UNIT_IN_LABEL_RE = re.compile(rf"\((°[cf]|%|{_UNIT})(?:\([a-z]\))?\):\s?[-+]?\d", re.IGNORECASE)
+_UNIT_IN_LABEL_RE = re.compile(rf"\({_ANY_UNIT}(?:\([a-z]\))?\):\s?[-+]?\d", re.IGNORECASE)
 _PROCEDURE_RE = re.compile(
     r"^(?:how (?:do|can|should|would|must) (?:i|you|we|one)\b|how to\b|what (?:are the )?steps\b"
     r"|what should i do\b|what do i do\b|steps to\b)",
