@@ -1,14 +1,15 @@
 """The API's server process: `python -m serving.launch --host H --port P --workers N`.
 
-uvicorn, with one change when it runs several workers: each worker listens on a socket of
-its own, all bound to the same address with `SO_REUSEPORT`, and the kernel spreads new
-connections over them. uvicorn's own supervisor hands every worker one shared listening
-socket, and an event loop that wakes on it accepts every connection waiting there: a client
-that opens its keep-alive connections at once got all of them on one worker while the other
-idled (measured in bench/RESULTS.md). uvicorn's supervisor is kept for the rest (health
-pings, restarts, signals); the parent only holds the address, bound but not listening, and
-each worker's event loop opens its own listening socket where uvicorn would listen on the
-shared one.
+uvicorn, with one change when it runs several workers: how they take connections from the
+listening socket they share. uvicorn's event loop accepts every connection waiting there
+at once, so a client that opens its keep-alive connections together got all of them on one
+worker while the other idled; a listening socket per worker (`SO_REUSEPORT`) spread them by
+a hash of their addresses, 5/3 or worse for 8 connections three times in four, and the
+busier worker's requests waited longest (both measured in bench/RESULTS.md). Here each
+worker's event loop takes one connection per turn of the loop: every worker is woken for
+a waiting connection, the first free one takes it, and a worker busy with a request leaves
+the next ones to the others. uvicorn's supervisor is kept for the rest (health pings,
+restarts, signals); the parent only holds the listening socket.
 
 One worker needs none of this and runs plain uvicorn.
 """
@@ -16,6 +17,7 @@ One worker needs none of this and runs plain uvicorn.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import socket
@@ -39,6 +41,8 @@ WORKER_HEALTHCHECK_S = 60
 # just sending their next request, which then failed (bench.load, loaded machine).
 KEEP_ALIVE_S = 75
 
+log = logging.getLogger("uvicorn.error")
+
 
 def api_command(
     host: str, port: int, workers: int, graceful_s: int = GRACEFUL_SHUTDOWN_S
@@ -53,25 +57,95 @@ def api_command(
     ]  # fmt: skip
 
 
-def _bound(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) with SO_REUSEPORT, not yet listening."""
+def _listening(host: str, port: int, backlog: int) -> socket.socket:
+    """A TCP socket listening on (host, port), shared by the workers."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
+    sock.listen(backlog)
+    sock.setblocking(False)
     return sock
 
 
-class OwnSocketLoop(uvloop.Loop):  # type: ignore[misc]  # uvloop's stubs
-    """uvloop's loop (what uvicorn's `auto` picks), listening on a socket of its own where
-    it is handed a shared one: the event loop of each of several workers."""
+class OneByOneServer:
+    """Accepts from a shared listening socket one connection per turn of the event loop,
+    in place of the loop's own server (the `close` / `wait_closed` uvicorn calls).
+
+    Every worker's loop is woken for a waiting connection and the quickest takes it; left at
+    that, one worker took 8 connections opened together 27 times in 30. So a worker holding
+    open connections lets the others go first: it waits `YIELD_S` for each it holds (up to
+    `YIELD_MAX`) before it takes one, and the worker holding the fewest takes it.
+    """
+
+    YIELD_S = 0.0005
+    YIELD_MAX = 32
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, factory: Any, ssl: Any
+    ) -> None:
+        self._loop, self._sock, self._factory, self._ssl = loop, sock, factory, ssl
+        self._pending: set[asyncio.Task[Any]] = set()
+        self._held: set[Any] = set()  # uvicorn's open connections, once one is made
+        self._closed = False
+        self._waiting: asyncio.TimerHandle | None = None
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._on_waiting)
+
+    def _on_waiting(self) -> None:
+        """A connection waits: take it now, or after the others had their turn."""
+        held = min(len(self._held), self.YIELD_MAX)
+        if not held:
+            self._accept_one()
+            return
+        self._loop.remove_reader(self._sock.fileno())
+        self._waiting = self._loop.call_later(held * self.YIELD_S, self._after_yield)
+
+    def _after_yield(self) -> None:
+        self._waiting = None
+        if self._closed:
+            return
+        self._accept_one()
+        self._loop.add_reader(self._sock.fileno(), self._on_waiting)
+
+    def _accept_one(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError as exc:  # out of file descriptors, say: the connection waits
+            log.error("cannot accept a connection: %s", exc)
+            return
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        task = self._loop.create_task(self._connect(conn))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        _, protocol = await self._loop.connect_accepted_socket(self._factory, conn, ssl=self._ssl)
+        self._held = getattr(protocol, "connections", self._held)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+        else:
+            self._loop.remove_reader(self._sock.fileno())
+
+    async def wait_closed(self) -> None:
+        if self._pending:
+            await asyncio.wait(self._pending)
+
+
+class OneByOneLoop(uvloop.Loop):  # type: ignore[misc]  # uvloop's stubs
+    """uvloop's loop (what uvicorn's `auto` picks), serving a shared listening socket with
+    a `OneByOneServer`: the event loop of each of several workers."""
 
     async def create_server(self, protocol_factory: Any, *args: Any, **kwargs: Any) -> Any:
         shared = kwargs.get("sock")
         if shared is not None and shared.family in (socket.AF_INET, socket.AF_INET6):
-            host, port = shared.getsockname()[:2]
-            kwargs["sock"] = _bound(host, port)
+            return OneByOneServer(self, shared, protocol_factory, kwargs.get("ssl"))
         return await super().create_server(protocol_factory, *args, **kwargs)
 
 
@@ -82,7 +156,7 @@ def config(args: argparse.Namespace) -> uvicorn.Config:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        loop=f"{__name__}:OwnSocketLoop" if args.workers > 1 else "auto",
+        loop=f"{__name__}:OneByOneLoop" if args.workers > 1 else "auto",
         timeout_graceful_shutdown=args.timeout_graceful_shutdown,
         timeout_worker_healthcheck=args.timeout_worker_healthcheck,
         timeout_keep_alive=args.timeout_keep_alive,
@@ -121,12 +195,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(STARTUP_FAILURE)
         return
     try:
-        address = _bound(args.host, args.port)  # held by the parent: the port is ours
+        address = _listening(args.host, args.port, cfg.backlog)
     except OSError as exc:
-        logging.getLogger("uvicorn.error").error("cannot bind %s:%s: %s", args.host, args.port, exc)
+        log.error("cannot bind %s:%s: %s", args.host, args.port, exc)
         sys.exit(STARTUP_FAILURE)
-    logging.getLogger("uvicorn.error").info(
-        "%d workers on http://%s:%d, a listening socket each", args.workers, args.host, args.port
+    log.info(
+        "%d workers on http://%s:%d, one connection a turn each", args.workers, args.host, args.port
     )
     Multiprocess(cfg, sockets=[address]).run()
 

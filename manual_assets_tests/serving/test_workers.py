@@ -1,6 +1,6 @@
 """The API as `manualqa up` starts it (`serving.launch.api_command`): two uvicorn
 workers on one published Edge index answer alike and both switch to a new publication;
-connections opened at once reach both; on SIGTERM a request in flight still gets its
+connections opened at once are shared out; on SIGTERM a request in flight still gets its
 answer and every process exits."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -151,11 +152,12 @@ def _one_connection_per_worker(served: Served) -> dict[int, http.client.HTTPConn
     raise AssertionError(f"only {len(pinned)} of {WORKERS} workers accepted a connection")
 
 
-def _connections_opened_at_once_reach_every_worker(served: Served) -> None:
-    """Each worker listens on a socket of its own (`serving.launch`): the kernel spreads
-    connections opened together over them. With one shared socket, the first worker to wake
-    accepted every connection waiting. The workers are stopped while 16 connections are
-    opened, so that all 16 wait; all on one of 2 sockets by chance: p = 2 / 2**16."""
+def _connections_opened_at_once_are_shared_out(served: Served) -> None:
+    """The workers take turns at the listening socket they share (`serving.launch`): a
+    worker holding more connections lets the other take the next. Left to the quickest
+    worker, or to a hash of the addresses, 16 connections opened together were split unevenly
+    or all taken by one. The workers are stopped while 16 connections are opened, so that all
+    16 wait; then neither may take more than 11 (a fair coin gives 12 or more 8% of the time)."""
     workers = served.workers()
     for worker in workers:
         worker.suspend()
@@ -167,8 +169,9 @@ def _connections_opened_at_once_reach_every_worker(served: Served) -> None:
     try:
         for conn in connections:
             assert _get(conn, "/healthz")[0] == 200
-        holders = {served.worker_of(conn) for conn in connections}
-        assert holders == {w.pid for w in served.workers()}
+        holders = Counter(served.worker_of(conn) for conn in connections)
+        assert set(holders) == {w.pid for w in served.workers()}
+        assert max(holders.values()) <= 11, holders
     finally:
         for conn in connections:
             conn.close()
@@ -178,7 +181,7 @@ def test_two_workers_answer_alike_and_both_switch_to_a_new_publication(served, d
     # First every worker listens (each has accepted a connection): a worker still starting
     # up is in no socket group yet, and connections opened before then all reach the other.
     pinned = _one_connection_per_worker(served)
-    _connections_opened_at_once_reach_every_worker(served)
+    _connections_opened_at_once_are_shared_out(served)
     assert set(pinned) == {w.pid for w in served.workers()}
     # Each worker serves its own copy of the published index.
     readers = {int(f.name.split("-", 1)[0]) for f in (served.index.root / "readers").iterdir()}
