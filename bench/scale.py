@@ -6,8 +6,9 @@ The points are made from the real chunks of a corpus: each synthetic chunk copie
 chunk's text (with a variant marker) and a perturbed copy of its vector (cosine ~0.9 to
 the original), so no large embedding run is needed. For each size and backend the index
 is built through the backend's own writer, the API is started on it, and the golden
-questions are sent at concurrency 1, 8 and 32 for the top 8 (the most /v1/search returns).
-A numpy brute-force dense top 8 over the same vectors runs in this process as the
+questions are sent at concurrency 1, 8 and 32 for the top 8 (the most /v1/search returns),
+after every worker has embedded each of them once; with `--cold` every request's text is
+new, so each request also embeds its query. A numpy brute-force dense top 8 over the same vectors runs in this process as the
 baseline. Prints one JSON document.
 """
 
@@ -131,11 +132,28 @@ def _rss_mb(pid: int) -> float:
 
 
 def serve_and_measure(
-    settings: Settings, env: dict[str, str], questions: list[str], requests: int, workers: int
+    settings: Settings,
+    env: dict[str, str],
+    questions: list[str],
+    requests: int,
+    workers: int,
+    cold: bool,
 ) -> dict:
+    """Load at concurrency 1, 8 and 32. Warm: every worker has embedded every question
+    first (each worker caches its query embeddings), so a request is the search and the
+    serving around it. Cold: every request's text is new (the question with a request
+    number), so each also embeds its query."""
     with served_api(settings, workers, extra_env=env, ready_timeout_s=1800) as api:
-        asyncio.run(load(api, questions, 4, len(questions)))  # warm caches and connections
-        runs = [asyncio.run(load(api, questions, c, requests)) for c in (1, 8, 32)]
+        if not cold:
+            api.warm("/v1/search", [{"query": q, "top_k": TOP_K} for q in questions])
+        runs = []
+        for c in (1, 8, 32):
+            sent = (
+                [f"{questions[i % len(questions)]} ({c}.{i})" for i in range(requests)]
+                if cold
+                else questions
+            )
+            runs.append(asyncio.run(load(api, sent, c, requests)))
         return {"ready_s": api.ready_s, "api_rss_mb": _rss_mb(api.pid), "runs": runs}
 
 
@@ -146,6 +164,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None)
     parser.add_argument("--requests", type=int, default=400, help="per concurrency level")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--cold", action="store_true", help="a new query text every request: no cached embeddings"
+    )
     args = parser.parse_args()
     settings = get_settings()
     corpus = args.corpus or settings.resolve(settings.sources.folder.path)
@@ -217,13 +238,14 @@ def _measure_sizes(
                 "MANUALQA_INDEX__COLLECTION": collection,
             }
             measured = serve_and_measure(
-                index_settings, env, questions, args.requests, args.workers
+                index_settings, env, questions, args.requests, args.workers, args.cold
             )
             report["results"].append(  # type: ignore[attr-defined]
                 {
                     "size": size,
                     "backend": backend,
                     "workers": args.workers,
+                    "queries": "cold" if args.cold else "warm",
                     "build_s": build_s,
                     "numpy_dense_top8": baseline,
                     "index_in_process": in_process,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -30,6 +33,21 @@ class ServedApi:
     database_url: str
     pid: int
     ready_s: float  # from start to the first 200 from /readyz
+    workers: int
+
+    def warm(self, path: str, bodies: Sequence[object], timeout_s: float = 600) -> None:
+        """POST every body to `path` on every worker, so that each worker's own caches (the
+        query embeddings, the answers) hold them all before anything is measured."""
+        port = int(urlsplit(self.base_url).port or 80)
+        headers = {**self.headers, "content-type": "application/json"}
+        with _pinned(self.pid, port, self.workers, timeout_s) as connections:
+            for conn in connections.values():
+                for body in bodies:
+                    conn.request("POST", path, body=json.dumps(body), headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{path} answered {response.status} while warming")
 
 
 @contextlib.contextmanager
@@ -89,10 +107,11 @@ def _served(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, server, ready_timeout_s)
-        _wait_listening(server, port, workers, ready_timeout_s)
+        with _pinned(server.pid, port, workers, ready_timeout_s):
+            pass  # every worker serves
         ready_s = round(time.monotonic() - started, 1)
         with bench_key(url, ["search", "ask", "sql"]) as headers:
-            yield ServedApi(base, headers, url, server.pid, ready_s)
+            yield ServedApi(base, headers, url, server.pid, ready_s, workers)
     finally:
         server.terminate()
         try:
@@ -102,27 +121,49 @@ def _served(
             server.wait()
 
 
-def _wait_listening(
-    server: subprocess.Popen[bytes], port: int, workers: int, timeout_s: float
-) -> None:
-    """Until every worker listens: each listens on a socket of its own once its start-up is
-    done (`serving.launch`), and connections opened before that all go to the others."""
-    if workers == 1:
-        return
+@contextlib.contextmanager
+def _pinned(
+    server_pid: int, port: int, workers: int, timeout_s: float
+) -> Iterator[dict[int, http.client.HTTPConnection]]:
+    """A keep-alive connection to each worker process, by its pid. A worker takes its turns
+    at the shared listening socket once its start-up is done (`serving.launch`), and until
+    then the others take every connection; each connection stays open until all workers
+    hold one, so that the worker holding one lets the next go to another."""
+    pinned: dict[int, http.client.HTTPConnection] = {}
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        listening = [
-            child
-            for child in psutil.Process(server.pid).children()
-            if any(
-                c.status == psutil.CONN_LISTEN and c.laddr.port == port
-                for c in child.net_connections(kind="tcp")
+    try:
+        while len(pinned) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"only {len(pinned)} of {workers} workers served in {timeout_s} s"
+                )
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()  # answered: a worker holds the connection
+            assert conn.sock is not None
+            pid = (
+                server_pid
+                if workers == 1
+                else _holder(server_pid, port, conn.sock.getsockname()[1])
             )
-        ]
-        if len(listening) >= workers:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"not all {workers} workers listened within {timeout_s} s")
+            if pid in pinned:
+                conn.close()
+                time.sleep(0.2)
+            else:
+                pinned[pid] = conn
+        yield pinned
+    finally:
+        for conn in pinned.values():
+            conn.close()
+
+
+def _holder(server_pid: int, port: int, client_port: int) -> int:
+    """The worker process holding the connection from `client_port`."""
+    for child in psutil.Process(server_pid).children():
+        for c in child.net_connections(kind="tcp"):
+            if c.laddr.port == port and c.raddr and c.raddr.port == client_port:
+                return child.pid
+    raise RuntimeError(f"no worker holds the connection from port {client_port}")
 
 
 def _wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
