@@ -8,8 +8,8 @@ the original), so no large embedding run is needed. For each size and backend th
 is built through the backend's own writer, the API is started on it, and the golden
 questions are sent at concurrency 1, 8 and 32 for the top 8 (the most /v1/search returns),
 after every worker has embedded each of them once; with `--cold` every request's text is
-new, so each request also embeds its query. A numpy brute-force dense top 8 over the same vectors runs in this process as the
-baseline. Prints one JSON document.
+new, so each request also embeds its query. A numpy brute-force dense top 8 over the same
+vectors runs in this process as the baseline. Prints one JSON document.
 """
 
 from __future__ import annotations

@@ -123,7 +123,14 @@ class OneByOneServer:
         task.add_done_callback(self._pending.discard)
 
     async def _connect(self, conn: socket.socket) -> None:
-        _, protocol = await self._loop.connect_accepted_socket(self._factory, conn, ssl=self._ssl)
+        try:
+            _, protocol = await self._loop.connect_accepted_socket(
+                self._factory, conn, ssl=self._ssl
+            )
+        except OSError as exc:  # the client went away, or its TLS handshake failed
+            log.debug("connection dropped before it was served: %s", exc)
+            conn.close()
+            return
         self._held = getattr(protocol, "connections", self._held)
 
     def close(self) -> None:
