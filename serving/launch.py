@@ -7,9 +7,10 @@ worker while the other idled; a listening socket per worker (`SO_REUSEPORT`) spr
 a hash of their addresses, 5/3 or worse for 8 connections three times in four, and the
 busier worker's requests waited longest (both measured in bench/RESULTS.md). Here each
 worker's event loop takes one connection per turn of the loop: every worker is woken for
-a waiting connection, the first free one takes it, and a worker busy with a request leaves
-the next ones to the others. uvicorn's supervisor is kept for the rest (health pings,
-restarts, signals); the parent only holds the listening socket.
+a waiting connection, a worker holding open connections waits a little before it takes one
+(`OneByOneServer`), and the one holding fewer, or free first, takes it. uvicorn's
+supervisor is kept for the rest (health pings, restarts, signals); the parent only holds
+the listening socket.
 
 One worker needs none of this and runs plain uvicorn.
 """

@@ -178,8 +178,9 @@ def _connections_opened_at_once_are_shared_out(served: Served) -> None:
 
 
 def test_two_workers_answer_alike_and_both_switch_to_a_new_publication(served, demo_pipeline):
-    # First every worker listens (each has accepted a connection): a worker still starting
-    # up is in no socket group yet, and connections opened before then all reach the other.
+    # First every worker serves (each has accepted a connection): a worker still starting
+    # up takes no turns at the socket yet, and connections opened before then all reach the
+    # other.
     pinned = _one_connection_per_worker(served)
     _connections_opened_at_once_are_shared_out(served)
     assert set(pinned) == {w.pid for w in served.workers()}
