@@ -95,6 +95,13 @@ class StopSignals:
         """Sleep up to `seconds`; return whether a stop was requested."""
         return self._event.wait(seconds)
 
+    def ignore_from_now(self) -> None:
+        """Ignore further signals, once the stop is done: on its way out the interpreter
+        puts the default handlers back, and a repeated signal arriving then killed the
+        finished command (exit -15 instead of 0). Ignored signals stay ignored."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
 
 def run(args: argparse.Namespace) -> int:
     stop = StopSignals()
@@ -115,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         return serve(settings, stop, development_key(settings))
     finally:
         stop_embedded(settings)
+        if stop.requested:
+            stop.ignore_from_now()
 
 
 def open_instance(settings: Settings) -> dg.DagsterInstance:
