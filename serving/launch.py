@@ -65,7 +65,6 @@ def _listening(host: str, port: int, backlog: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(backlog)
-    sock.setblocking(False)
     return sock
 
 
